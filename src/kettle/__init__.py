@@ -1,0 +1,55 @@
+"""Kettle: a Python web framework that starts as small as Flask and grows as far as
+Django."""
+
+from .app import Kettle as Kettle
+from .blueprints import Blueprint as Blueprint
+from .context import current_app as current_app
+from .context import request as request
+from .datastructures import Headers as Headers
+from .datastructures import QueryParams as QueryParams
+from .exceptions import HTTPException as HTTPException
+from .exceptions import abort as abort
+from .formparsers import FormData as FormData
+from .formparsers import UploadFile as UploadFile
+from .helpers import redirect as redirect
+from .helpers import url_for as url_for
+from .requests import Request as Request
+from .responses import EventSourceResponse as EventSourceResponse
+from .responses import HTMLResponse as HTMLResponse
+from .responses import JSONResponse as JSONResponse
+from .responses import PlainTextResponse as PlainTextResponse
+from .responses import RedirectResponse as RedirectResponse
+from .responses import Response as Response
+from .responses import ServerSentEvent as ServerSentEvent
+from .responses import StreamingResponse as StreamingResponse
+from .views import View as View
+from .websockets import WebSocket as WebSocket
+
+__version__ = "0.1.0.dev0"
+
+__all__ = (
+    "Blueprint",
+    "EventSourceResponse",
+    "FormData",
+    "HTMLResponse",
+    "HTTPException",
+    "Headers",
+    "JSONResponse",
+    "Kettle",
+    "PlainTextResponse",
+    "QueryParams",
+    "RedirectResponse",
+    "Request",
+    "Response",
+    "ServerSentEvent",
+    "StreamingResponse",
+    "UploadFile",
+    "View",
+    "WebSocket",
+    "__version__",
+    "abort",
+    "current_app",
+    "redirect",
+    "request",
+    "url_for",
+)

@@ -1,0 +1,117 @@
+"""The ASGI interface: HTTP, WebSocket and lifespan scopes."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import TYPE_CHECKING
+
+from .context import request_var
+from .exceptions import HTTPException
+from .exceptions import WebSocketDisconnect
+from .exceptions import WebSocketException
+from .handlers import RequestValidationError
+from .requests import Request
+from .routing import Mount
+from .types import Receive
+from .types import Scope
+from .types import Send
+
+if TYPE_CHECKING:
+    from .app import Kettle
+
+__all__ = ("handle_http", "handle_lifespan", "handle_websocket")
+
+logger = logging.getLogger("kettle.error")
+
+
+async def handle_http(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer one HTTP request."""
+    request = Request.from_asgi(app, scope, receive)
+    token = request_var.set(request)
+    try:
+        response = await app.dispatch_async(request)
+        if type(response) is Mount:
+            child = dict(scope)
+            child["root_path"] = scope.get("root_path", "") + response.path
+            await response.app(child, receive, send)
+        else:
+            await response(scope, receive, send)  # type: ignore[operator]
+    finally:
+        try:
+            await app.teardown_async(request)
+        finally:
+            request_var.reset(token)
+    if request.error is not None and scope.get("kettle.raise_exceptions"):
+        raise request.error
+
+
+async def handle_websocket(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run the WebSocket handler routed for this connection."""
+    from .websockets import WebSocket
+    from .websockets import WebSocketState
+
+    websocket = WebSocket(app, scope, receive, send)
+    route, found = app.router.match("WEBSOCKET", websocket.path)
+    if route is None:
+        mount = app.router.match_mount(websocket.path)
+        if mount is not None:
+            child = dict(scope)
+            child["root_path"] = scope.get("root_path", "") + mount.path
+            await mount.app(child, receive, send)
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1000, "reason": "No such WebSocket route"})
+        return
+    websocket.route = route
+    websocket.path_params = found  # type: ignore[assignment]
+    plan = route.handler
+    token = request_var.set(websocket)
+    try:
+        await plan.func(**plan.kwargs(websocket))
+    except WebSocketDisconnect:
+        pass
+    except WebSocketException as exc:
+        await websocket.close(exc.code, exc.reason)
+    except (HTTPException, RequestValidationError) as exc:
+        reason = str(getattr(exc, "detail", "Invalid request"))[:120]
+        await websocket.close(1008, reason)
+    except Exception:
+        logger.exception("Exception in WebSocket handler for %s", websocket.path)
+        if websocket.client_state is not WebSocketState.DISCONNECTED:
+            await websocket.close(1011, "Internal error")
+        if scope.get("kettle.raise_exceptions"):
+            raise
+    else:
+        if websocket.client_state is not WebSocketState.DISCONNECTED:
+            await websocket.close(1000)
+    finally:
+        request_var.reset(token)
+
+
+async def handle_lifespan(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run start-up and shutdown hooks when the server says so."""
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "lifespan.startup":
+            try:
+                await app.startup()
+            except BaseException:
+                logger.exception("Application start-up failed")
+                await send(
+                    {"type": "lifespan.startup.failed", "message": traceback.format_exc()}
+                )
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif kind == "lifespan.shutdown":
+            try:
+                await app.shutdown()
+            except BaseException:
+                logger.exception("Application shutdown failed")
+                await send(
+                    {"type": "lifespan.shutdown.failed", "message": traceback.format_exc()}
+                )
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,122 @@
+"""The WSGI interface, and a bridge that runs ASGI apps (mounts, ASGI middleware)
+under WSGI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from typing import Any
+
+from ._sansio import status_line
+from .concurrency import run_sync
+from .context import request_var
+from .errors import error_response
+from .exceptions import HTTPException
+from .requests import Request
+from .routing import Mount
+from .types import ASGIApp
+from .types import Message
+from .types import StartResponse
+from .types import WSGIEnviron
+
+if TYPE_CHECKING:
+    from .app import Kettle
+
+__all__ = ("call_asgi", "handle")
+
+
+def handle(app: Kettle, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+    """Answer one WSGI request."""
+    if app._has_asgi_middleware:
+        # NOTE: plain ASGI middleware can only run over ASGI; bridge the whole app.
+        return call_asgi(app._asgi_stack, environ, start_response)
+    try:
+        request = Request.from_wsgi(app, environ)
+    except HTTPException as exc:
+        return error_response(None, exc.status_code, exc.detail).wsgi(environ, start_response)
+    token = request_var.set(request)
+    try:
+        response = app.dispatch_sync(request)
+        if type(response) is Mount:
+            return call_asgi(response.app, environ, start_response, response.path)
+        body = response.wsgi(environ, start_response)  # type: ignore[union-attr]
+    finally:
+        try:
+            app.teardown_sync(request)
+        finally:
+            request_var.reset(token)
+    if request.error is not None and environ.get("kettle.raise_exceptions"):
+        raise request.error
+    return body
+
+
+def _scope_from_environ(environ: WSGIEnviron, mount_path: str) -> dict[str, Any]:
+    script = environ.get("SCRIPT_NAME", "")
+    path = environ.get("PATH_INFO", "") or "/"
+    path = path.encode("latin-1").decode("utf-8", "replace")
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers.append((key[5:].replace("_", "-").lower().encode(), str(value).encode("latin-1")))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers.append((key.replace("_", "-").lower().encode(), str(value).encode("latin-1")))
+    port = environ.get("SERVER_PORT")
+    remote_port = environ.get("REMOTE_PORT")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": environ.get("SERVER_PROTOCOL", "HTTP/1.1").split("/")[-1],
+        "method": environ["REQUEST_METHOD"],
+        "scheme": environ.get("wsgi.url_scheme", "http"),
+        "path": script + path,
+        "raw_path": (script + path).encode("utf-8"),
+        "root_path": script + mount_path,
+        "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
+        "headers": headers,
+        "server": (environ.get("SERVER_NAME", "localhost"), int(port) if port else None),
+        "client": (environ.get("REMOTE_ADDR", ""), int(remote_port) if remote_port else 0),
+        "extensions": {},
+        "kettle.raise_exceptions": environ.get("kettle.raise_exceptions", False),
+    }
+
+
+def call_asgi(
+    asgi_app: ASGIApp,
+    environ: WSGIEnviron,
+    start_response: StartResponse,
+    mount_path: str = "",
+) -> Iterable[bytes]:
+    """Run an ASGI app for one WSGI request on the worker thread's event loop.
+
+    The response body is collected before it is returned, so streaming responses
+    are buffered through this bridge.
+    """
+    scope = _scope_from_environ(environ, mount_path)
+    stream = environ["wsgi.input"]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    state: dict[str, Any] = {"status": 500, "headers": [], "body": [], "sent": False}
+
+    async def receive() -> Message:
+        nonlocal length
+        if state["sent"]:
+            return {"type": "http.disconnect"}
+        chunk = stream.read(min(length, 65536)) if length > 0 else b""
+        length -= len(chunk)
+        more = length > 0 and bool(chunk)
+        if not more:
+            state["sent"] = True
+        return {"type": "http.request", "body": chunk, "more_body": more}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            state["status"] = message["status"]
+            state["headers"] = message.get("headers", [])
+        elif message["type"] == "http.response.body":
+            state["body"].append(message.get("body", b""))
+
+    run_sync(asgi_app(scope, receive, send))
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in state["headers"]]
+    start_response(status_line(state["status"]), headers)
+    if environ["REQUEST_METHOD"] == "HEAD":
+        return []
+    return [b"".join(state["body"])]

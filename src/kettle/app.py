@@ -1,0 +1,656 @@
+"""The application: settings, routes, hooks, lifespan, and both server interfaces."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Literal
+from typing import TypeVar
+from urllib.parse import quote
+
+from . import _asgi
+from . import _wsgi
+from ._pipeline import Pipeline
+from ._pipeline import call_hook_async
+from ._pipeline import call_hook_sync
+from ._pipeline import is_async
+from .blueprints import Blueprint
+from .concurrency import run_sync
+from .concurrency import run_sync_in_threadpool
+from .concurrency import set_threadpool_size
+from .config import Config
+from .config import read_dotenv
+from .context import app_var
+from .context import request_var
+from .errors import debug_response
+from .errors import error_response
+from .exceptions import HTTPException
+from .exceptions import ImproperlyConfigured
+from .handlers import HandlerPlan
+from .handlers import RequestValidationError
+from .handlers import make_response
+from .handlers import path_converters
+from .middleware.base import HTTPMiddleware
+from .requests import Request
+from .responses import RedirectResponse
+from .responses import Response
+from .routing import Mount
+from .routing import Route
+from .routing import Router
+from .routing import WebSocketRoute
+from .scaffold import Scaffold
+from .views import View
+
+if TYPE_CHECKING:
+    from .formparsers import FormLimits
+    from .testing import TestClient
+    from .types import ASGIApp
+    from .types import Receive
+    from .types import Scope
+    from .types import Send
+    from .types import StartResponse
+    from .types import WSGIEnviron
+
+__all__ = ("Kettle",)
+
+F = TypeVar("F", bound=Callable[..., Any])
+Lifespan = Callable[["Kettle"], AbstractAsyncContextManager[Any]]
+logger = logging.getLogger("kettle.error")
+
+
+class Kettle(Scaffold):
+    """A Kettle application: an ASGI callable, with ``app.wsgi`` as its WSGI twin.
+
+    Args:
+        settings: A settings module, class or import path (``"myapp.settings"``).
+            When omitted, the ``KETTLE_SETTINGS`` environment variable names one.
+        env_file: A ``.env`` file whose ``KETTLE_*`` lines count as environment
+            variables (real environment variables win). None to skip.
+        env_prefix: The prefix of environment variables read into the config.
+        lifespan: An async context manager factory ``lifespan(app)`` wrapping the
+            app's life: code before ``yield`` runs at start-up, after it at shutdown.
+        **config: Settings, upper-cased (``debug=True`` sets ``DEBUG``). These win
+            over every other source.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: object | str | None = None,
+        env_file: str | os.PathLike[str] | None = ".env",
+        env_prefix: str = "KETTLE_",
+        lifespan: Lifespan | None = None,
+        **config: Any,
+    ) -> None:
+        super().__init__()
+        self.config = Config()
+        settings = settings if settings is not None else os.environ.get(f"{env_prefix}SETTINGS")
+        if settings:
+            self.config.from_object(settings)
+        if env_file is not None:
+            dotenv = read_dotenv(env_file)
+            self.config.from_env(
+                env_prefix, {k: v for k, v in dotenv.items() if k not in os.environ}
+            )
+        self.config.from_env(env_prefix)
+        self.config.from_mapping(config)
+        self.router = Router()
+        self.blueprints: dict[str, Blueprint] = {}
+        self.startup_funcs: list[Callable[[], Any]] = []
+        self.shutdown_funcs: list[Callable[[], Any]] = []
+        self.lifespan_context = lifespan
+        self.state: dict[str, Any] = {}
+        self._scoped: dict[str | None, Scaffold] = {None: self}
+        self._middleware: list[tuple[Any, dict[str, Any]]] = []
+        self._pipelines: list[Pipeline] = []
+        self._built = False
+        self._build_lock = threading.Lock()
+        self._wsgi_started = False
+        self.limits: FormLimits
+        self._mw_request: tuple[Callable[[Request], Response | None], ...] = ()
+        self._mw_response: tuple[Callable[[Request, Response], Response], ...] = ()
+        self._asgi_stack: ASGIApp = self._build_and_call
+        self._has_asgi_middleware = False
+
+    # -- settings -----------------------------------------------------------------
+
+    @property
+    def debug(self) -> bool:
+        """Whether debug mode is on (``DEBUG``): tracebacks are shown to clients."""
+        return bool(self.config.get("DEBUG"))
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self.config["DEBUG"] = value
+
+    def _check_setup(self, what: str) -> None:
+        if self._built:
+            raise ImproperlyConfigured(
+                f"cannot {what}: the app has already started handling requests. "
+                "Register routes, hooks and middleware before serving."
+            )
+
+    # -- registration ---------------------------------------------------------------
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Iterable[str] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._add_http(path, endpoint, methods, name, None)
+
+    def add_websocket_route(
+        self, path: str, endpoint: Callable[..., Any], name: str | None = None
+    ) -> None:
+        self._add_websocket(path, endpoint, name, None)
+
+    def _add_http(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Iterable[str] | None,
+        name: str | None,
+        blueprint: str | None,
+    ) -> None:
+        self._check_setup("add a route")
+        name = name or getattr(endpoint, "__name__", None) or path
+        if blueprint is not None:
+            name = f"{blueprint}.{name}"
+        if isinstance(endpoint, type) and issubclass(endpoint, View):
+            verbs = [m.upper() for m in methods] if methods else endpoint.defined_methods()
+            if not verbs:
+                raise ImproperlyConfigured(f"view {endpoint.__name__} defines no HTTP methods")
+            for verb in verbs:
+                func = getattr(endpoint, verb.lower(), None)
+                if func is None:
+                    raise ImproperlyConfigured(
+                        f"view {endpoint.__name__} has no method {verb.lower()}()"
+                    )
+                route = Route(path, endpoint, [verb], name, path_converters(func), blueprint)
+                plan = HandlerPlan(func, route.pattern.param_names, skip_first=True)
+                self._add_pipeline(route, Pipeline(self, plan, blueprint, (endpoint, verb.lower())))
+            return
+        if not callable(endpoint):
+            raise ImproperlyConfigured(f"{endpoint!r} is not callable")
+        route = Route(
+            path, endpoint, methods or ["GET"], name, path_converters(endpoint), blueprint
+        )
+        plan = HandlerPlan(endpoint, route.pattern.param_names)
+        self._add_pipeline(route, Pipeline(self, plan, blueprint))
+
+    def _add_pipeline(self, route: Route, pipeline: Pipeline) -> None:
+        route.handler = pipeline
+        self.router.add(route)
+        self._pipelines.append(pipeline)
+
+    def _add_websocket(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        name: str | None,
+        blueprint: str | None,
+    ) -> None:
+        from .websockets import WebSocket
+
+        self._check_setup("add a route")
+        name = name or getattr(endpoint, "__name__", None) or path
+        if blueprint is not None:
+            name = f"{blueprint}.{name}"
+        route = WebSocketRoute(path, endpoint, name, path_converters(endpoint), blueprint)
+        plan = HandlerPlan(endpoint, route.pattern.param_names, WebSocket)
+        if not plan.is_async:
+            raise ImproperlyConfigured(
+                f"WebSocket handler {endpoint.__qualname__} must be 'async def'"
+            )
+        route.handler = plan
+        self.router.add(route)
+
+    def register_blueprint(self, blueprint: Blueprint, url_prefix: str | None = None) -> None:
+        """Add a blueprint's routes, hooks and error handlers to the app.
+
+        Args:
+            blueprint: The blueprint.
+            url_prefix: A path prefix, overriding the blueprint's own ``url_prefix``.
+        """
+        self._check_setup("register a blueprint")
+        name = blueprint.name
+        if name in self.blueprints:
+            raise ImproperlyConfigured(f"a blueprint named {name!r} is already registered")
+        prefix = (url_prefix if url_prefix is not None else blueprint.url_prefix) or ""
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ImproperlyConfigured(
+                f"url_prefix {prefix!r} must start with '/' and not end with '/'"
+            )
+        self.blueprints[name] = blueprint
+        self._scoped[name] = blueprint
+        for kind, path, endpoint, methods, route_name in blueprint.deferred:
+            full = prefix + path if path != "/" or not prefix else prefix + "/"
+            if kind == "http":
+                self._add_http(full, endpoint, methods, route_name, name)
+            else:
+                self._add_websocket(full, endpoint, route_name, name)
+
+    def mount(self, path: str, app: Any, name: str | None = None) -> None:
+        """Serve any ASGI application under ``path`` (its ``root_path`` is set).
+
+        Routes of this app take precedence over mounts.
+        """
+        self._check_setup("mount an app")
+        self.router.mount(Mount(path, app, name))
+
+    def add_middleware(self, middleware_class: Any, **options: Any) -> None:
+        """Add a middleware; the last one added is the outermost.
+
+        ``middleware_class`` is an :class:`~kettle.middleware.HTTPMiddleware` subclass
+        (runs under ASGI and WSGI) or any ASGI middleware ``cls(app, **options)``.
+        """
+        self._check_setup("add middleware")
+        self._middleware.append((middleware_class, options))
+
+    def on_startup(self, func: F) -> F:
+        """Run ``func()`` (sync or async) when the server starts."""
+        self.startup_funcs.append(func)
+        return func
+
+    def on_shutdown(self, func: F) -> F:
+        """Run ``func()`` (sync or async) when the server stops."""
+        self.shutdown_funcs.append(func)
+        return func
+
+    # -- start-up -------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Freeze the app: build the middleware stack, fix each route's hooks.
+
+        Runs once, at the first lifespan event or request; calling it again does
+        nothing. Registration is refused afterwards.
+        """
+        if self._built:
+            return
+        with self._build_lock:
+            if self._built:
+                return
+            self._setup()
+            self._built = True
+
+    def _setup(self) -> None:
+        from .formparsers import FormLimits
+
+        cfg = self.config
+        self.limits = FormLimits(
+            max_body_size=int(cfg["MAX_BODY_SIZE"]),
+            max_upload_size=int(cfg["MAX_UPLOAD_SIZE"]),
+            max_fields=int(cfg["MAX_FORM_FIELDS"]),
+            max_files=int(cfg["MAX_FORM_FILES"]),
+            max_part_size=int(cfg["MAX_FORM_PART_SIZE"]),
+            max_file_size=cfg["MAX_FILE_SIZE"],
+            spool_max_size=int(cfg["FORM_SPOOL_SIZE"]),
+        )
+        set_threadpool_size(int(cfg["THREAD_POOL_SIZE"]))
+        app_scope = self._scoped[None]
+        for pipeline in self._pipelines:
+            bp = self._scoped.get(pipeline.blueprint) if pipeline.blueprint else None
+            before = list(app_scope.before_request_funcs)
+            after: list[Any] = []
+            teardown: list[Any] = []
+            if bp is not None:
+                before += bp.before_request_funcs
+                after += reversed(bp.after_request_funcs)
+                teardown += reversed(bp.teardown_request_funcs)
+            after += reversed(app_scope.after_request_funcs)
+            teardown += reversed(app_scope.teardown_request_funcs)
+            pipeline.finalize(before, after, teardown)
+        self._app_teardown = tuple((h, is_async(h)) for h in reversed(self.teardown_request_funcs))
+        kettle_mw: list[HTTPMiddleware] = []
+        stack: ASGIApp = self._asgi_core
+        for cls, options in self._middleware:
+            if isinstance(cls, type) and issubclass(cls, HTTPMiddleware):
+                kettle_mw.append(cls(self, **options))
+            else:
+                stack = cls(stack, **options)
+                self._has_asgi_middleware = True
+        base_req, base_resp = HTTPMiddleware.process_request, HTTPMiddleware.process_response
+        self._mw_request = tuple(
+            m.process_request for m in reversed(kettle_mw)
+            if type(m).process_request is not base_req
+        )
+        self._mw_response = tuple(
+            m.process_response for m in kettle_mw if type(m).process_response is not base_resp
+        )
+        self._asgi_stack = stack
+
+    async def startup(self) -> None:
+        """Run the start-up hooks, then enter the ``lifespan`` context."""
+        self.setup()
+        for func in self.startup_funcs:
+            await call_hook_async(func, is_async(func))
+        if self.lifespan_context is not None:
+            self._lifespan_stack = contextlib.AsyncExitStack()
+            state = await self._lifespan_stack.enter_async_context(self.lifespan_context(self))
+            if isinstance(state, dict):
+                self.state.update(state)
+
+    async def shutdown(self) -> None:
+        """Leave the ``lifespan`` context, then run the shutdown hooks."""
+        stack = getattr(self, "_lifespan_stack", None)
+        if stack is not None:
+            self._lifespan_stack = None
+            await stack.aclose()
+        for func in self.shutdown_funcs:
+            await call_hook_async(func, is_async(func))
+
+    @contextlib.contextmanager
+    def app_context(self) -> Iterator[Kettle]:
+        """Make this app :data:`kettle.current_app` (and :func:`kettle.url_for`'s app)
+        outside a request."""
+        token = app_var.set(self)
+        try:
+            yield self
+        finally:
+            app_var.reset(token)
+
+    # -- URLs -----------------------------------------------------------------------
+
+    def url_for(
+        self,
+        name: str,
+        /,
+        *,
+        _external: bool = False,
+        _scheme: str | None = None,
+        _anchor: str | None = None,
+        _root_path: str | None = None,
+        **params: Any,
+    ) -> str:
+        """Build the URL of the route ``name``; extra params become the query string.
+
+        Works inside and outside a request. ``_external=True`` gives an absolute URL
+        (outside a request it needs the ``SERVER_NAME`` setting).
+
+        Raises:
+            LookupError: No route is named ``name`` or a path parameter is missing.
+        """
+        current = request_var.get(None)
+        if name.startswith("."):
+            bp = current.route.blueprint if current is not None and current.route else None
+            name = f"{bp}{name}" if bp else name[1:]
+        path = self.router.url_path_for(name, params)
+        if _root_path is None:
+            _root_path = current.root_path if current is not None else ""
+        url = _root_path + path
+        if _anchor:
+            url += "#" + quote(_anchor, safe="")
+        if _external:
+            if current is not None:
+                base = f"{_scheme or current.scheme}://{current.host}"
+            else:
+                server = self.config.get("SERVER_NAME")
+                if not server:
+                    raise RuntimeError(
+                        "url_for(_external=True) outside a request needs the "
+                        "SERVER_NAME setting (e.g. 'example.com')"
+                    )
+                base = f"{_scheme or self.config['PREFERRED_URL_SCHEME']}://{server}"
+            url = base + url
+        return url
+
+    # -- errors ---------------------------------------------------------------------
+
+    def _find_error_handler(
+        self, exc: BaseException, blueprint: str | None
+    ) -> Callable[..., Any] | None:
+        scopes = [self._scoped[blueprint], self] if blueprint else [self]
+        code = exc.status_code if isinstance(exc, HTTPException) else None
+        for scope in scopes:
+            handlers = scope.error_handlers
+            if not handlers:
+                continue
+            if code is not None and code in handlers:
+                return handlers[code]
+            for cls in type(exc).__mro__:
+                if cls in handlers:
+                    return handlers[cls]
+        return None
+
+    def _default_error(self, request: Request, exc: Exception) -> Response | None:
+        if isinstance(exc, HTTPException):
+            return error_response(request, exc.status_code, exc.detail, exc.headers)
+        if isinstance(exc, RequestValidationError):
+            return error_response(None, 422, exc.errors)
+        return None
+
+    def _internal_error(self, request: Request, exc: Exception) -> Response:
+        logger.error("Exception on %s %s", request.method, request.path, exc_info=exc)
+        request.error = exc
+        if self.debug:
+            return debug_response(request, exc)
+        return error_response(request, 500)
+
+    def handle_user_error_sync(
+        self, request: Request, exc: Exception, blueprint: str | None
+    ) -> Response:
+        """Answer ``exc`` raised while handling a request, from sync code."""
+        handler = self._find_error_handler(exc, blueprint)
+        if handler is None:
+            response = self._default_error(request, exc)
+            if response is not None:
+                return response
+            handler = self._find_error_handler(HTTPException(500), blueprint)
+            if handler is None:
+                return self._internal_error(request, exc)
+        try:
+            return make_response(call_hook_sync(handler, is_async(handler), exc))
+        except Exception as inner:
+            return self._internal_error(request, inner)
+
+    async def handle_user_error_async(
+        self, request: Request, exc: Exception, blueprint: str | None
+    ) -> Response:
+        """Answer ``exc`` raised while handling a request, from async code."""
+        handler = self._find_error_handler(exc, blueprint)
+        if handler is None:
+            response = self._default_error(request, exc)
+            if response is not None:
+                return response
+            handler = self._find_error_handler(HTTPException(500), blueprint)
+            if handler is None:
+                return self._internal_error(request, exc)
+        try:
+            return make_response(await call_hook_async(handler, is_async(handler), exc))
+        except Exception as inner:
+            return self._internal_error(request, inner)
+
+    # -- dispatch ---------------------------------------------------------------------
+
+    def _resolve(self, request: Request) -> Pipeline | Response | Mount:
+        """Route the request: its pipeline, an automatic response, or a mount.
+
+        Raises:
+            HTTPException: 404 or 405.
+        """
+        method = request.method
+        path = request.path
+        route, found = self.router.match(method, path)
+        if route is not None:
+            request.route = route
+            request.path_params = found  # type: ignore[assignment]
+            return route.handler  # type: ignore[no-any-return]
+        allowed: frozenset[str] = found  # type: ignore[assignment]
+        if allowed:
+            allow = ", ".join(sorted(allowed | {"OPTIONS"}))
+            if method == "OPTIONS":
+                return Response(status_code=204, headers={"allow": allow})
+            raise HTTPException(405, headers={"allow": allow})
+        mount = self.router.match_mount(path)
+        if mount is not None:
+            return mount
+        if self.config["REDIRECT_SLASHES"] and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            other_route, other_allowed = self.router.match(method, other)
+            if other_route is not None or other_allowed:
+                url = request.root_path + other
+                if request.query_string:
+                    url += "?" + request.query_string.decode("latin-1")
+                return RedirectResponse(url, 308)
+        raise HTTPException(404)
+
+    def _finish(self, request: Request, response: Response) -> Response:
+        for process in self._mw_response:
+            response = process(request, response)
+        response.finalize(request.scheme == "https" or bool(self.config["COOKIE_SECURE"]))
+        return response
+
+    async def dispatch_async(self, request: Request) -> Response | Mount:
+        """Answer a request from async code (ASGI)."""
+        try:
+            for process in self._mw_request:
+                early = process(request)
+                if early is not None:
+                    return self._finish(request, early)
+            target = self._resolve(request)
+            if type(target) is Pipeline:
+                if target.all_sync:
+                    response = await run_sync_in_threadpool(target.run_sync, request)
+                else:
+                    response = await target.run_async(request)
+            elif isinstance(target, Mount):
+                return target
+            else:
+                response = target  # type: ignore[assignment]
+        except Exception as exc:
+            response = await self.handle_user_error_async(request, exc, None)
+        return self._finish(request, response)
+
+    def dispatch_sync(self, request: Request) -> Response | Mount:
+        """Answer a request from sync code (WSGI)."""
+        try:
+            for process in self._mw_request:
+                early = process(request)
+                if early is not None:
+                    return self._finish(request, early)
+            target = self._resolve(request)
+            if type(target) is Pipeline:
+                if target.all_sync:
+                    response = target.run_sync(request)
+                else:
+                    response = run_sync(target.run_async(request))
+            elif isinstance(target, Mount):
+                return target
+            else:
+                response = target  # type: ignore[assignment]
+        except Exception as exc:
+            response = self.handle_user_error_sync(request, exc, None)
+        return self._finish(request, response)
+
+    def _teardown_hooks(self, request: Request) -> tuple[tuple[Callable[..., Any], bool], ...]:
+        route = request.route
+        if route is not None and isinstance(route.handler, Pipeline):
+            return route.handler.teardown
+        return self._app_teardown
+
+    async def teardown_async(self, request: Request) -> None:
+        """Run teardown hooks and release the request's uploads."""
+        error = request.error
+        for hook, hook_async in self._teardown_hooks(request):
+            try:
+                await call_hook_async(hook, hook_async, error)
+            except Exception:
+                logger.exception("teardown_request hook %r failed", hook)
+        if request._form is not None:
+            await request._form.close()
+
+    def teardown_sync(self, request: Request) -> None:
+        """Sync :meth:`teardown_async`, for WSGI."""
+        error = request.error
+        for hook, hook_async in self._teardown_hooks(request):
+            try:
+                call_hook_sync(hook, hook_async, error)
+            except Exception:
+                logger.exception("teardown_request hook %r failed", hook)
+        if request._form is not None:
+            request._form.close_sync()
+
+    # -- interfaces -------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI interface."""
+        await self._asgi_stack(scope, receive, send)
+
+    async def _build_and_call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.setup()
+        await self._asgi_stack(scope, receive, send)
+
+    async def _asgi_core(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await _asgi.handle_http(self, scope, receive, send)
+        elif kind == "websocket":
+            await _asgi.handle_websocket(self, scope, receive, send)
+        elif kind == "lifespan":
+            await _asgi.handle_lifespan(self, scope, receive, send)
+        else:
+            raise RuntimeError(f"Kettle does not handle ASGI scope type {kind!r}")
+
+    @property
+    def wsgi(self) -> Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]:
+        """The WSGI (PEP 3333) interface over the same routes, hooks and handlers.
+
+        Start-up hooks run before the first request; shutdown hooks at exit
+        (see :meth:`wsgi_shutdown`).
+        """
+        return self._wsgi_call
+
+    def _wsgi_call(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        if not self._wsgi_started:
+            self.wsgi_startup()
+        return _wsgi.handle(self, environ, start_response)
+
+    def wsgi_startup(self) -> None:
+        """Run start-up hooks for WSGI serving (done before the first request)."""
+        with self._build_lock:
+            if self._wsgi_started:
+                return
+            self._wsgi_started = True
+        run_sync(self.startup())
+
+    def wsgi_shutdown(self) -> None:
+        """Run shutdown hooks for WSGI serving (register with ``atexit`` or call it
+        from the server's worker-exit hook)."""
+        if self._wsgi_started:
+            self._wsgi_started = False
+            run_sync(self.shutdown())
+
+    def preferred_interface(self) -> Literal["asgi", "wsgi"]:
+        """The interface ``kettle serve`` uses by default: WSGI when every handler
+        and hook is sync and nothing needs ASGI (WebSockets, ASGI middleware or
+        mounts), ASGI otherwise."""
+        self.setup()
+        if self._has_asgi_middleware or self.router.mounts:
+            return "asgi"
+        for route in self.router.routes:
+            if isinstance(route, WebSocketRoute):
+                return "asgi"
+            if isinstance(route.handler, Pipeline) and not route.handler.all_sync:
+                return "asgi"
+        return "wsgi"
+
+    def test_client(self, **kwargs: Any) -> TestClient:
+        """An httpx client that drives this app in-process (see
+        :class:`kettle.testing.TestClient`)."""
+        from .testing import TestClient
+
+        return TestClient(self, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Kettle routes={len(self.router.routes)}>"
+

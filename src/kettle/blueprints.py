@@ -1,0 +1,60 @@
+"""Blueprints: a group of routes, hooks and error handlers under a prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+
+from .scaffold import Scaffold
+
+__all__ = ("Blueprint",)
+
+
+class Blueprint(Scaffold):
+    """Routes, hooks and error handlers registered on an app together.
+
+    Route names become ``"<blueprint>.<name>"``; hooks and error handlers apply to
+    the blueprint's own routes only.
+
+    Args:
+        name: The blueprint's name, the prefix of its route names.
+        url_prefix: A path prefix for all its routes (``"/admin"``).
+
+    Example::
+
+        bp = Blueprint("blog", url_prefix="/blog")
+
+        @bp.get("/")
+        def index():
+            return "posts"
+
+        app.register_blueprint(bp)   # GET /blog/ -> url_for("blog.index")
+    """
+
+    def __init__(self, name: str, url_prefix: str | None = None) -> None:
+        super().__init__()
+        if not name or "." in name:
+            raise ValueError(f"blueprint name {name!r} must be non-empty and contain no dot")
+        self.name = name
+        self.url_prefix = url_prefix
+        self.deferred: list[tuple[str, str, Callable[..., Any], list[str] | None, str | None]] = []
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Iterable[str] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.deferred.append(
+            ("http", path, endpoint, list(methods) if methods is not None else None, name)
+        )
+
+    def add_websocket_route(
+        self, path: str, endpoint: Callable[..., Any], name: str | None = None
+    ) -> None:
+        self.deferred.append(("websocket", path, endpoint, None, name))
+
+    def __repr__(self) -> str:
+        return f"<Blueprint {self.name!r}>"

@@ -1,0 +1,141 @@
+"""Running sync code from async code and async code from sync code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import threading
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from typing import ParamSpec
+from typing import TypeVar
+
+__all__ = (
+    "iterate_in_threadpool",
+    "run_in_threadpool",
+    "run_sync",
+    "set_threadpool_size",
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_executor: ThreadPoolExecutor | None = None
+_pool_size = 40
+_lock = threading.Lock()
+_local = threading.local()
+
+
+def set_threadpool_size(size: int) -> None:
+    """Set how many threads run sync handlers under ASGI (default 40).
+
+    Takes effect for the pool created next; call it before serving.
+    """
+    global _pool_size, _executor
+    if size < 1:
+        raise ValueError("the thread pool needs at least one thread")
+    with _lock:
+        _pool_size = size
+        old, _executor = _executor, None
+    if old is not None:
+        old.shutdown(wait=False)
+
+
+def _get_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        with _lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(_pool_size, thread_name_prefix="kettle-sync")
+    return _executor
+
+
+def run_in_threadpool(
+    func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> Awaitable[T]:
+    """Run a blocking ``func`` in Kettle's thread pool, keeping context variables.
+
+    Returns an awaitable; the event loop stays free while ``func`` runs.
+    """
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    if kwargs:
+        call = functools.partial(ctx.run, functools.partial(func, **kwargs), *args)
+    else:
+        call = functools.partial(ctx.run, func, *args)
+    return loop.run_in_executor(_get_executor(), call)
+
+
+_STOP = object()
+
+
+def _next(iterator: Iterator[T]) -> T | object:
+    try:
+        return next(iterator)
+    except StopIteration:
+        return _STOP
+
+
+async def iterate_in_threadpool(iterator: Iterator[T]) -> AsyncIterator[T]:
+    """Iterate a blocking iterator from async code, one item per thread hop."""
+    while True:
+        item = await run_in_threadpool(_next, iterator)
+        if item is _STOP:
+            break
+        yield item  # type: ignore[misc]
+
+
+def thread_loop() -> asyncio.AbstractEventLoop:
+    """The event loop of the current thread, made on first use (for WSGI workers)."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _local.loop = loop
+    return loop
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from sync code.
+
+    Under WSGI this uses an event loop kept per worker thread. In a thread started by
+    :func:`run_in_threadpool` under ASGI, the coroutine runs on the server's loop.
+    """
+    main_loop: asyncio.AbstractEventLoop | None = getattr(_local, "main_loop", None)
+    if main_loop is not None and main_loop.is_running():
+        return asyncio.run_coroutine_threadsafe(coro, main_loop).result()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return thread_loop().run_until_complete(coro)
+    coro.close()
+    raise RuntimeError(
+        "run_sync() was called from async code; await the coroutine instead"
+    )
+
+
+def _call_with_loop(
+    loop: asyncio.AbstractEventLoop, func: Callable[..., T], *args: Any
+) -> T:
+    _local.main_loop = loop
+    try:
+        return func(*args)
+    finally:
+        _local.main_loop = None
+
+
+def run_sync_in_threadpool(func: Callable[..., T], *args: Any) -> Awaitable[T]:
+    """Like :func:`run_in_threadpool`, and :func:`run_sync` inside reaches this loop.
+
+    Used for sync handlers, so they can read the request body synchronously.
+    """
+    loop = asyncio.get_running_loop()
+    call = functools.partial(
+        contextvars.copy_context().run, _call_with_loop, loop, func, *args
+    )
+    return loop.run_in_executor(_get_executor(), call)

@@ -1,0 +1,130 @@
+"""The app's settings: defaults, a settings module, ``.env``, ``KETTLE_*`` variables and
+keyword arguments, in that order (later ones win)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ("DEFAULTS", "Config")
+
+#: Settings every app has. Batteries add their own defaults.
+DEFAULTS: dict[str, Any] = {
+    "DEBUG": False,
+    "SECRET_KEY": None,
+    "SERVER_NAME": None,
+    "PREFERRED_URL_SCHEME": "http",
+    "REDIRECT_SLASHES": True,
+    "COOKIE_SECURE": False,
+    "MAX_BODY_SIZE": 1024 * 1024,
+    "MAX_UPLOAD_SIZE": 100 * 1024 * 1024,
+    "MAX_FORM_FIELDS": 1000,
+    "MAX_FORM_FILES": 100,
+    "MAX_FORM_PART_SIZE": 1024 * 1024,
+    "MAX_FILE_SIZE": None,
+    "FORM_SPOOL_SIZE": 1024 * 1024,
+    "THREAD_POOL_SIZE": 40,
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(key: str, value: str, current: Any) -> Any:
+    """Convert an environment string to the type of the setting's current value."""
+    if isinstance(current, bool):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(f"setting {key}: {value!r} is not a boolean (use 1/0, true/false)")
+    if isinstance(current, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"setting {key}: {value!r} is not an integer") from None
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"setting {key}: {value!r} is not a number") from None
+    return value
+
+
+def read_dotenv(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read ``KEY=value`` lines of a ``.env`` file (``#`` comments, optional quotes,
+    optional ``export``). A missing file gives an empty dict."""
+    file = Path(path)
+    if not file.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[7:].lstrip()
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{file}:{number}: expected KEY=value, got {line!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key.strip()] = value
+    return values
+
+
+class Config(dict[str, Any]):
+    """A dict of settings with loaders. Keys are upper-case by convention."""
+
+    def __init__(self, defaults: Mapping[str, Any] | None = None) -> None:
+        super().__init__(DEFAULTS if defaults is None else defaults)
+
+    def from_object(self, obj: object | str) -> None:
+        """Load the upper-case attributes of a module, class or object.
+
+        Args:
+            obj: The object, or an import path (``"myapp.settings"`` or
+                ``"myapp.settings:Production"``).
+        """
+        if isinstance(obj, str):
+            module_name, _, attr = obj.partition(":")
+            loaded: object = importlib.import_module(module_name)
+            if attr:
+                loaded = getattr(loaded, attr)
+            obj = loaded
+        for key in dir(obj):
+            if key.isupper():
+                self[key] = getattr(obj, key)
+
+    def from_mapping(self, mapping: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        """Load settings from a mapping and keyword arguments (keys upper-cased)."""
+        for source in (mapping or {}, kwargs):
+            for key, value in source.items():
+                self[key.upper()] = value
+
+    def from_env(
+        self, prefix: str = "KETTLE_", environ: Mapping[str, str] | None = None
+    ) -> None:
+        """Load ``PREFIX_NAME`` variables as ``NAME`` (prefix stripped), converting each
+        value to the type of the setting's existing value (bool, int, float)."""
+        source = os.environ if environ is None else environ
+        for key, value in source.items():
+            if key.startswith(prefix) and len(key) > len(prefix):
+                name = key[len(prefix) :]
+                self[name] = _coerce(key, value, self.get(name))
+
+    def get_namespace(self, namespace: str, lowercase: bool = True) -> dict[str, Any]:
+        """Settings starting with ``namespace`` (``"MAIL_"``), without the prefix."""
+        out: dict[str, Any] = {}
+        for key, value in self.items():
+            if key.startswith(namespace):
+                name = key[len(namespace) :]
+                out[name.lower() if lowercase else name] = value
+        return out

@@ -1,0 +1,305 @@
+"""Request and response data structures: multi-dicts, headers, URLs and state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+from typing import Generic
+from typing import TypeVar
+from typing import overload
+from urllib.parse import parse_qsl
+from urllib.parse import quote
+from urllib.parse import urlencode
+
+from .exceptions import BadRequestKeyError
+
+__all__ = (
+    "URL",
+    "Address",
+    "Headers",
+    "MultiDict",
+    "MutableHeaders",
+    "QueryParams",
+    "State",
+)
+
+V = TypeVar("V")
+_D = TypeVar("_D")
+
+
+class MultiDict(Mapping[str, V], Generic[V]):
+    """An immutable mapping where one key may hold several values.
+
+    ``md[key]`` and ``md.get(key)`` give the last value, ``md.getlist(key)`` all of
+    them in order. A missing key raises :class:`~kettle.exceptions.BadRequestKeyError`,
+    a :class:`KeyError` that is answered with 400 when left unhandled (as in Flask).
+    """
+
+    __slots__ = ("_dict", "_list")
+    _where = "request"
+
+    def __init__(self, items: Iterable[tuple[str, V]] | Mapping[str, V] | None = None) -> None:
+        if items is None:
+            pairs: list[tuple[str, V]] = []
+        elif isinstance(items, Mapping):
+            pairs = list(items.items())
+        else:
+            pairs = list(items)
+        self._list = pairs
+        self._dict: dict[str, V] = dict(pairs)
+
+    def __getitem__(self, key: str) -> V:
+        try:
+            return self._dict[key]
+        except KeyError:
+            raise BadRequestKeyError(key, self._where) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._dict
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict)
+
+    def __len__(self) -> int:
+        return len(self._dict)
+
+    @overload
+    def get(self, key: str) -> V | None: ...
+    @overload
+    def get(self, key: str, default: V | _D) -> V | _D: ...
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._dict.get(key, default)
+
+    def getlist(self, key: str) -> list[V]:
+        """Return every value of ``key`` in order (an empty list when absent)."""
+        return [v for k, v in self._list if k == key]
+
+    def multi_items(self) -> list[tuple[str, V]]:
+        """Return every ``(key, value)`` pair, repeated keys included."""
+        return list(self._list)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MultiDict):
+            return sorted(self._list) == sorted(other._list)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._list!r})"
+
+
+class QueryParams(MultiDict[str]):
+    """The parsed query string of a request."""
+
+    __slots__ = ()
+    _where = "query string"
+
+    def __init__(
+        self,
+        items: Iterable[tuple[str, str]] | Mapping[str, str] | str | bytes | None = None,
+    ) -> None:
+        if isinstance(items, bytes):
+            items = items.decode("latin-1")
+        if isinstance(items, str):
+            items = parse_qsl(items, keep_blank_values=True)
+        super().__init__(items)
+
+    def __str__(self) -> str:
+        return urlencode(self._list)
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive, multi-valued HTTP headers (immutable).
+
+    Built over the raw ``[(name, value), ...]`` byte pairs of the ASGI scope without
+    copying them; the lookup table is made on first use.
+    """
+
+    __slots__ = ("_index", "raw")
+
+    def __init__(
+        self,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        *,
+        raw: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        if raw is not None:
+            self.raw = raw
+        elif headers is None:
+            self.raw = []
+        else:
+            pairs = headers.items() if isinstance(headers, Mapping) else headers
+            self.raw = [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs
+            ]
+        self._index: dict[str, list[str]] | None = None
+
+    def _build(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for k, v in self.raw:
+            index.setdefault(k.decode("latin-1").lower(), []).append(v.decode("latin-1"))
+        self._index = index
+        return index
+
+    def __getitem__(self, key: str) -> str:
+        index = self._index if self._index is not None else self._build()
+        return index[key.lower()][0]
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        index = self._index if self._index is not None else self._build()
+        values = index.get(key.lower())
+        return values[0] if values else default
+
+    def getlist(self, key: str) -> list[str]:
+        """Return every value of the header ``key`` (an empty list when absent)."""
+        index = self._index if self._index is not None else self._build()
+        return list(index.get(key.lower(), ()))
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        index = self._index if self._index is not None else self._build()
+        return key.lower() in index
+
+    def __iter__(self) -> Iterator[str]:
+        index = self._index if self._index is not None else self._build()
+        return iter(index)
+
+    def __len__(self) -> int:
+        index = self._index if self._index is not None else self._build()
+        return len(index)
+
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        """Every ``(name, value)`` pair, repeated names included, names lower-cased."""
+        return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.items()!r})"
+
+
+class MutableHeaders(Headers):
+    """Response headers: case-insensitive, multi-valued, changeable in place."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: str, value: str) -> None:
+        """Set ``key`` to a single ``value``, replacing any previous values."""
+        name = key.lower().encode("latin-1")
+        # NOTE: mutate the list in place: a Response shares it with these headers.
+        self.raw[:] = [(k, v) for k, v in self.raw if k != name]
+        self.raw.append((name, value.encode("latin-1")))
+        self._index = None
+
+    def __delitem__(self, key: str) -> None:
+        name = key.lower().encode("latin-1")
+        self.raw[:] = [(k, v) for k, v in self.raw if k != name]
+        self._index = None
+
+    def append(self, key: str, value: str) -> None:
+        """Add a value for ``key``, keeping the existing ones (as for Set-Cookie)."""
+        self.raw.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+        self._index = None
+
+    def setdefault(self, key: str, value: str) -> str:
+        """Set ``key`` to ``value`` unless it is already present; return its value."""
+        existing = self.get(key)
+        if existing is not None:
+            return str(existing)
+        self.append(key, value)
+        return value
+
+    def update(self, other: Mapping[str, str]) -> None:
+        """Set every header of ``other``, replacing values of the same names."""
+        for k, v in other.items():
+            self[k] = v
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        """Remove ``key`` and return its first value, or ``default``."""
+        value = self.get(key, default)
+        del self[key]
+        return value
+
+
+class URL:
+    """A parsed URL with the parts a handler usually needs."""
+
+    __slots__ = ("_str", "fragment", "hostname", "netloc", "path", "port", "query", "scheme")
+
+    def __init__(self, url: str) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self._str = url
+        self.scheme = parts.scheme
+        self.netloc = parts.netloc
+        self.path = parts.path
+        self.query = parts.query
+        self.fragment = parts.fragment
+        self.hostname = parts.hostname
+        self.port = parts.port
+
+    @classmethod
+    def build(cls, scheme: str, host: str, path: str, query: str = "") -> URL:
+        """Build a URL from its parts; ``path`` is percent-quoted."""
+        url = f"{scheme}://{host}{quote(path, safe='/:@!$&()*+,;=~-._')}"
+        if query:
+            url += "?" + query
+        return cls(url)
+
+    def replace_query(self, query: str) -> URL:
+        """Return this URL with another query string."""
+        base = self._str.split("?", 1)[0].split("#", 1)[0]
+        return URL(base + ("?" + query if query else ""))
+
+    def __str__(self) -> str:
+        return self._str
+
+    def __repr__(self) -> str:
+        return f"URL({self._str!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(self._str)
+
+
+class Address:
+    """A network peer: ``host`` and ``port``."""
+
+    __slots__ = ("host", "port")
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.host, self.port))
+
+    def __repr__(self) -> str:
+        return f"Address(host={self.host!r}, port={self.port!r})"
+
+
+class State:
+    """An object for arbitrary attributes (``request.state.user = ...``)."""
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        super().__setattr__("_state", dict(state) if state else {})
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._state[key]
+        except KeyError:
+            raise AttributeError(f"'State' object has no attribute {key!r}") from None
+
+    def __delattr__(self, key: str) -> None:
+        del self._state[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._state

@@ -1,0 +1,411 @@
+"""The request object, over an ASGI scope or a WSGI environ."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+from typing import Any
+
+from . import _json
+from ._sansio import header_params
+from ._sansio import parse_cookie_header
+from .concurrency import run_sync
+from .datastructures import URL
+from .datastructures import Address
+from .datastructures import Headers
+from .datastructures import QueryParams
+from .datastructures import State
+from .exceptions import BadRequest
+from .exceptions import HTTPException
+from .exceptions import RequestEntityTooLarge
+from .types import Receive
+from .types import Scope
+from .types import WSGIEnviron
+
+if TYPE_CHECKING:
+    from .app import Kettle
+    from .formparsers import FormData
+    from .routing import BaseRoute
+
+__all__ = ("ClientDisconnect", "HTTPConnection", "Request")
+
+_CHUNK = 64 * 1024
+
+
+class ClientDisconnect(Exception):
+    """The client went away before sending the whole body."""
+
+
+def _wsgi_headers(environ: WSGIEnviron) -> list[tuple[bytes, bytes]]:
+    raw: list[tuple[bytes, bytes]] = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").lower()
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if not value:
+                continue
+            name = key.replace("_", "-").lower()
+        else:
+            continue
+        raw.append((name.encode("latin-1"), str(value).encode("latin-1")))
+    return raw
+
+
+class HTTPConnection:
+    """What a request and a WebSocket share: URL, headers, query, cookies, client."""
+
+    __slots__ = (
+        "_cookies",
+        "_headers",
+        "_query",
+        "_raw_headers",
+        "_state",
+        "_url",
+        "app",
+        "client",
+        "environ",
+        "host_override",
+        "method",
+        "path",
+        "path_params",
+        "query_string",
+        "root_path",
+        "route",
+        "scheme",
+        "scope",
+        "server",
+    )
+
+    def __init__(self, app: Kettle) -> None:
+        self.app = app
+        self.scope: Scope | None = None
+        self.environ: WSGIEnviron | None = None
+        self.path_params: dict[str, Any] = {}
+        self.route: BaseRoute | None = None
+        self.host_override: str | None = None
+        self._raw_headers: list[tuple[bytes, bytes]] | None = None
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._state: State | None = None
+        self._url: URL | None = None
+
+    def _init_asgi(self, scope: Scope) -> None:
+        self.scope = scope
+        self.scheme: str = scope.get("scheme", "http")
+        root_path: str = scope.get("root_path", "")
+        path: str = scope["path"]
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :] or "/"
+        self.path: str = path
+        self.root_path: str = root_path
+        self.query_string: bytes = scope.get("query_string", b"")
+        self._raw_headers = scope["headers"]
+        client = scope.get("client")
+        self.client: Address | None = Address(client[0], client[1]) if client else None
+        server = scope.get("server")
+        self.server: tuple[str, int | None] | None = tuple(server) if server else None  # type: ignore[assignment]
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The request headers as lower-cased ``(name, value)`` byte pairs."""
+        raw = self._raw_headers
+        if raw is None:
+            assert self.environ is not None
+            raw = self._raw_headers = _wsgi_headers(self.environ)
+        return raw
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers: case-insensitive and multi-valued."""
+        if self._headers is None:
+            self._headers = Headers(raw=self.raw_headers)
+        return self._headers
+
+    @property
+    def query(self) -> QueryParams:
+        """The query string as a multi-dict (``query["k"]``, ``query.getlist("k")``)."""
+        if self._query is None:
+            self._query = QueryParams(self.query_string)
+        return self._query
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The request cookies."""
+        if self._cookies is None:
+            header = self.headers.get("cookie")
+            self._cookies = parse_cookie_header(header) if header else {}
+        return self._cookies
+
+    @property
+    def state(self) -> State:
+        """A place for per-request attributes (``request.state.user = ...``)."""
+        if self._state is None:
+            self._state = State()
+        return self._state
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` the client asked for (with port if given)."""
+        if self.host_override is not None:
+            return self.host_override
+        host = self.headers.get("host")
+        if host:
+            return str(host)
+        if self.server:
+            name, port = self.server
+            default = 443 if self.scheme in ("https", "wss") else 80
+            return name if port in (None, default) else f"{name}:{port}"
+        return "localhost"
+
+    @property
+    def url(self) -> URL:
+        """The full URL of the request."""
+        if self._url is None:
+            query = self.query_string.decode("latin-1")
+            self._url = URL.build(self.scheme, self.host, self.root_path + self.path, query)
+        return self._url
+
+    @property
+    def base_url(self) -> str:
+        """Scheme, host and root path, without a trailing slash."""
+        return f"{self.scheme}://{self.host}{self.root_path}"
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """Reverse a route name to a path under this request's root path."""
+        return self.app.url_for(name, _root_path=self.root_path, **params)
+
+
+class Request(HTTPConnection):
+    """An HTTP request.
+
+    Available as a handler parameter annotated ``Request`` (or named ``request``) and
+    as the context-local :data:`kettle.request`. The body is read on demand with
+    ``await request.body()``, ``json()``, ``form()`` or ``stream()``; sync handlers use
+    :meth:`get_body`, :meth:`get_json` and :meth:`get_form`.
+    """
+
+    __slots__ = ("_body", "_form", "_json", "_receive", "_stream_consumed", "error")
+
+    def __init__(self, app: Kettle) -> None:
+        super().__init__(app)
+        self._receive: Receive | None = None
+        self._body: bytes | None = None
+        self._json: Any = _MISSING
+        self._form: FormData | None = None
+        self._stream_consumed = False
+        #: The unhandled exception answered with 500, if any (seen by teardown hooks).
+        self.error: Exception | None = None
+
+    @classmethod
+    def from_asgi(cls, app: Kettle, scope: Scope, receive: Receive) -> Request:
+        """Make a request from an ASGI HTTP scope."""
+        request = cls(app)
+        request._init_asgi(scope)
+        request.method = scope["method"]
+        request._receive = receive
+        return request
+
+    @classmethod
+    def from_wsgi(cls, app: Kettle, environ: WSGIEnviron) -> Request:
+        """Make a request from a WSGI environ."""
+        request = cls(app)
+        request.environ = environ
+        request.method = environ["REQUEST_METHOD"]
+        request.scheme = environ.get("wsgi.url_scheme", "http")
+        path = environ.get("PATH_INFO", "") or "/"
+        try:
+            path = path.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            raise BadRequest("The request path is not valid UTF-8.") from None
+        request.path = path
+        request.root_path = environ.get("SCRIPT_NAME", "")
+        request.query_string = environ.get("QUERY_STRING", "").encode("latin-1")
+        addr = environ.get("REMOTE_ADDR")
+        port = environ.get("REMOTE_PORT")
+        request.client = Address(addr, int(port) if port else 0) if addr else None
+        name = environ.get("SERVER_NAME")
+        sport = environ.get("SERVER_PORT")
+        request.server = (name, int(sport) if sport else None) if name else None
+        return request
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-cased, without parameters."""
+        header = self.headers.get("content-type")
+        return header_params(header)[0] if header else ""
+
+    @property
+    def content_length(self) -> int | None:
+        """The declared body length, or None."""
+        value = self.headers.get("content-length")
+        if value is None:
+            return None
+        try:
+            length = int(value)
+        except ValueError:
+            raise BadRequest("The Content-Length header is not a number.") from None
+        if length < 0:
+            raise BadRequest("The Content-Length header is negative.")
+        return length
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """Yield the body in chunks as it arrives, without a size limit.
+
+        Raises:
+            RuntimeError: The body was already consumed by another reader.
+        """
+        if self._body is not None:
+            yield self._body
+            return
+        if self._stream_consumed:
+            raise RuntimeError("the request body was already read as a stream")
+        self._stream_consumed = True
+        if self.environ is not None:
+            for chunk in self._wsgi_chunks():
+                yield chunk
+            return
+        receive = self._receive
+        assert receive is not None
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "http.request":
+                chunk = message.get("body", b"")
+                if chunk:
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+            elif kind == "http.disconnect":
+                raise ClientDisconnect("the client disconnected while sending the body")
+
+    def _wsgi_chunks(self) -> Any:
+        environ = self.environ
+        assert environ is not None
+        stream = environ["wsgi.input"]
+        length = self.content_length
+        if length is None:
+            if not environ.get("wsgi.input_terminated"):
+                return
+            while chunk := stream.read(_CHUNK):
+                yield chunk
+            return
+        remaining = length
+        while remaining > 0:
+            chunk = stream.read(min(_CHUNK, remaining))
+            if not chunk:
+                raise BadRequest("The request body ended before its Content-Length.")
+            remaining -= len(chunk)
+            yield chunk
+
+    async def body(self) -> bytes:
+        """Read the whole body (at most ``MAX_BODY_SIZE`` bytes, default 1 MiB).
+
+        Raises:
+            RequestEntityTooLarge: The body is over the limit (answered with 413).
+        """
+        if self._body is None:
+            limit = self.app.limits.max_body_size
+            length = self.content_length
+            if length is not None and length > limit:
+                raise _too_large(limit)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in self.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+            self._body = b"".join(chunks)
+        return self._body
+
+    async def json(self, *, force: bool = False) -> Any:
+        """Decode the body as JSON.
+
+        Args:
+            force: Decode even when ``Content-Type`` is not a JSON type.
+
+        Raises:
+            HTTPException: 415 when the body is not declared as JSON, 400 when it is
+                malformed.
+        """
+        if self._json is _MISSING:
+            ctype = self.content_type
+            if not force and not (ctype == "application/json" or ctype.endswith("+json")):
+                raise HTTPException(
+                    415,
+                    "Expected a JSON body (Content-Type: application/json), "
+                    f"got {ctype or 'no Content-Type'}.",
+                )
+            body = await self.body()
+            if not body:
+                raise BadRequest("Malformed JSON: the body is empty.")
+            try:
+                self._json = _json.loads(body)
+            except ValueError as exc:
+                raise BadRequest(f"Malformed JSON: {exc}") from None
+        return self._json
+
+    async def form(self) -> FormData:
+        """Parse an urlencoded or multipart body into a :class:`~kettle.FormData`.
+
+        Uploaded files are :class:`~kettle.UploadFile` objects, spooled to a temporary
+        file above a size threshold and closed when the request ends.
+
+        Raises:
+            HTTPException: 400 for a malformed body, 413 over a limit, 415 for another
+                content type.
+        """
+        if self._form is None:
+            from .formparsers import FormParser
+
+            header = self.headers.get("content-type") or ""
+            limits = self.app.limits
+            ctype = self.content_type
+            length = self.content_length
+            cap = (
+                limits.max_upload_size
+                if ctype == "multipart/form-data"
+                else limits.max_body_size
+            )
+            if length is not None and length > cap:
+                raise _too_large(cap)
+            parser = FormParser(header, limits)
+            if self._body is not None:
+                parser.feed(self._body)
+            else:
+                async for chunk in self.stream():
+                    parser.feed(chunk)
+            self._form = parser.finish()
+        return self._form
+
+    def get_body(self) -> bytes:
+        """Sync :meth:`body`, for ``def`` handlers (under ASGI and WSGI)."""
+        return self._body if self._body is not None else run_sync(self.body())
+
+    def get_json(self, *, force: bool = False) -> Any:
+        """Sync :meth:`json`, for ``def`` handlers."""
+        if self._json is not _MISSING:
+            return self._json
+        return run_sync(self.json(force=force))
+
+    def get_form(self) -> FormData:
+        """Sync :meth:`form`, for ``def`` handlers."""
+        return self._form if self._form is not None else run_sync(self.form())
+
+    async def close(self) -> None:
+        """Release uploaded files; Kettle calls this when the request ends."""
+        if self._form is not None:
+            await self._form.close()
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+_MISSING: Any = object()
+
+
+def _too_large(limit: int) -> RequestEntityTooLarge:
+    return RequestEntityTooLarge(
+        f"The request body is larger than the limit of {limit} bytes."
+    )
