@@ -66,6 +66,12 @@ Lifespan = Callable[["Kettle"], AbstractAsyncContextManager[Any]]
 logger = logging.getLogger("kettle.error")
 
 
+def _default_name(endpoint: Any, path: str) -> str:
+    """A route's default name: the function's name (the path for lambdas)."""
+    name = getattr(endpoint, "__name__", None)
+    return path if not name or name == "<lambda>" else str(name)
+
+
 class Kettle(Scaffold):
     """A Kettle application: an ASGI callable, with ``app.wsgi`` as its WSGI twin.
 
@@ -163,7 +169,7 @@ class Kettle(Scaffold):
         blueprint: str | None,
     ) -> None:
         self._check_setup("add a route")
-        name = name or getattr(endpoint, "__name__", None) or path
+        name = name or _default_name(endpoint, path)
         if blueprint is not None:
             name = f"{blueprint}.{name}"
         if isinstance(endpoint, type) and issubclass(endpoint, View):
@@ -203,7 +209,7 @@ class Kettle(Scaffold):
         from .websockets import WebSocket
 
         self._check_setup("add a route")
-        name = name or getattr(endpoint, "__name__", None) or path
+        name = name or _default_name(endpoint, path)
         if blueprint is not None:
             name = f"{blueprint}.{name}"
         route = WebSocketRoute(path, endpoint, name, path_converters(endpoint), blueprint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 from typing import Any
@@ -21,18 +22,29 @@ request_var: ContextVar[Any] = ContextVar("kettle.request")
 app_var: ContextVar[Any] = ContextVar("kettle.app")
 
 
+def _current_request() -> Any:
+    return request_var.get()
+
+
+def _current_app() -> Any:
+    current = request_var.get(None)
+    if current is not None:
+        return current.app
+    return app_var.get()
+
+
 class _Proxy(Generic[T]):
-    """Forwards attribute access to the object held by a context variable."""
+    """Forwards attribute access to the object a lookup function returns."""
 
-    __slots__ = ("_message", "_var")
+    __slots__ = ("_lookup", "_message")
 
-    def __init__(self, var: ContextVar[Any], message: str) -> None:
-        object.__setattr__(self, "_var", var)
+    def __init__(self, lookup: Callable[[], Any], message: str) -> None:
+        object.__setattr__(self, "_lookup", lookup)
         object.__setattr__(self, "_message", message)
 
     def _get_current_object(self) -> T:
         try:
-            return cast(T, self._var.get())
+            return cast(T, self._lookup())
         except LookupError:
             raise RuntimeError(self._message) from None
 
@@ -44,13 +56,13 @@ class _Proxy(Generic[T]):
 
     def __repr__(self) -> str:
         try:
-            return repr(self._var.get())
+            return repr(self._lookup())
         except LookupError:
-            return f"<unbound {self._var.name} proxy>"
+            return "<unbound proxy>"
 
     def __bool__(self) -> bool:
         try:
-            self._var.get()
+            self._lookup()
         except LookupError:
             return False
         return True
@@ -59,7 +71,7 @@ class _Proxy(Generic[T]):
 request: Request = cast(
     "Request",
     _Proxy(
-        request_var,
+        _current_request,
         "Working outside of a request: kettle.request is only available while a "
         "request is handled (in handlers, hooks and error handlers). Pass the "
         "request as a parameter, or use app.test_client() in tests.",
@@ -69,7 +81,7 @@ request: Request = cast(
 current_app: Kettle = cast(
     "Kettle",
     _Proxy(
-        app_var,
+        _current_app,
         "Working outside of an application context: use it during a request or "
         "inside 'with app.app_context():'.",
     ),

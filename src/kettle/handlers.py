@@ -48,6 +48,7 @@ def _bool(value: str) -> bool:
 
 _SCALARS: dict[Any, Callable[[str], Any]] = {str: str, int: int, float: float, bool: _bool}
 _TYPE_NAMES = {str: "string", int: "int", float: "float", bool: "bool"}
+_STRING_TYPES: dict[Any, Any] = {"str": str, "int": int, "float": float, "bool": bool}
 
 
 def _unwrap_optional(annotation: Any) -> Any:
@@ -125,9 +126,17 @@ class HandlerPlan:
         where = getattr(func, "__qualname__", repr(func))
         try:
             signature = inspect.signature(func)
-            hints = typing.get_type_hints(func)
-        except (TypeError, NameError) as exc:
+        except (TypeError, ValueError) as exc:
             raise ImproperlyConfigured(f"cannot read the signature of {where}: {exc}") from exc
+        try:
+            hints = typing.get_type_hints(func)
+        except NameError:
+            # NOTE: an annotation naming a local class cannot be resolved; read the
+            # strings as written (builtins still work) and report what does not fit.
+            hints = {
+                name: _STRING_TYPES.get(p.annotation, p.annotation)
+                for name, p in signature.parameters.items()
+            }
         params = list(signature.parameters.values())
         if skip_first:
             params = params[1:]
@@ -204,8 +213,8 @@ def path_converters(func: Callable[..., Any], skip_first: bool = False) -> dict[
 def make_response(rv: Any) -> Response:
     """Turn a handler's return value into a :class:`Response`.
 
-    ``str`` -> HTML, ``bytes`` -> octet-stream, ``dict``/``list`` (and dataclasses,
-    pydantic models) -> JSON, ``None`` -> 204, ``(body, status)``,
+    ``str`` -> HTML, ``bytes`` -> octet-stream, ``dict``/``list`` (and numbers,
+    booleans, dataclasses, pydantic models) -> JSON, ``None`` -> 204, ``(body, status)``,
     ``(body, status, headers)`` and ``(body, headers)`` tuples, or a Response.
     """
     kind = type(rv)
@@ -223,12 +232,14 @@ def make_response(rv: Any) -> Response:
         return Response(bytes(rv), media_type="application/octet-stream")
     if isinstance(rv, str):
         return HTMLResponse(str(rv))
-    if isinstance(rv, dict | list) or (dataclasses.is_dataclass(rv) and not isinstance(rv, type)):
+    if isinstance(rv, dict | list | int | float) or (
+        dataclasses.is_dataclass(rv) and not isinstance(rv, type)
+    ):
         return JSONResponse(rv)
     if hasattr(rv, "model_dump"):
         return JSONResponse(rv)
     raise TypeError(
-        f"a handler returned {kind.__name__!r}; return str, bytes, dict, list, None, "
+        f"a handler returned {kind.__name__!r}; return str, bytes, dict, list, number, None, "
         "a (body, status[, headers]) tuple or a Response"
     )
 

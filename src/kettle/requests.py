@@ -285,7 +285,8 @@ class Request(HTTPConnection):
         stream = environ["wsgi.input"]
         length = self.content_length
         if length is None:
-            if not environ.get("wsgi.input_terminated"):
+            chunked = "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+            if not (chunked or environ.get("wsgi.input_terminated")):
                 return
             while chunk := stream.read(_CHUNK):
                 yield chunk
