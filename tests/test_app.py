@@ -9,21 +9,19 @@ import time
 
 import pytest
 
-from kettle import (
-    Blueprint,
-    HTTPException,
-    Kettle,
-    Request,
-    Response,
-    View,
-    WebSocket,
-    abort,
-    current_app,
-    request,
-    url_for,
-)
-from kettle.exceptions import ImproperlyConfigured, WebSocketDisconnect
-
+from kettle import Blueprint
+from kettle import HTTPException
+from kettle import Kettle
+from kettle import Request
+from kettle import Response
+from kettle import View
+from kettle import WebSocket
+from kettle import abort
+from kettle import current_app
+from kettle import request
+from kettle import url_for
+from kettle.exceptions import ImproperlyConfigured
+from kettle.exceptions import WebSocketDisconnect
 
 # -- hooks -------------------------------------------------------------------------
 
@@ -147,7 +145,9 @@ def test_500_handler_receives_unhandled(app, make_client):
 
 def test_error_pages_html_for_browsers_json_for_apis(app, make_client):
     client = make_client(app)
-    html = client.get("/nope", headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    html = client.get(
+        "/nope", headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    )
     assert html.headers["content-type"].startswith("text/html")
     assert "404 Not Found" in html.text
     api = client.get("/nope", headers={"accept": "application/json"})
@@ -210,7 +210,11 @@ def test_validation_error_shape(app, make_client):
         return {"page": page, "size": size, "flag": flag}
 
     client = make_client(app)
-    assert client.get("/items?page=2&flag=yes").json() == {"page": 2, "size": 10, "flag": True}
+    assert client.get("/items?page=2&flag=yes").json() == {
+        "page": 2,
+        "size": 10,
+        "flag": True,
+    }
     response = client.get("/items?size=x")
     assert response.status_code == 422
     detail = response.json()["detail"]
@@ -361,7 +365,12 @@ def test_startup_shutdown_and_lifespan(make_client):
     client = make_client(app)
     assert client.get("/").text == "connected"
     client.__exit__(None, None, None)
-    assert events == ["sync startup", "lifespan enter", "lifespan exit", "async shutdown"]
+    assert events == [
+        "sync startup",
+        "lifespan enter",
+        "lifespan exit",
+        "async shutdown",
+    ]
 
 
 def test_startup_failure_is_reported():
@@ -408,14 +417,20 @@ def test_app_works_without_lifespan_events(app):
 
 def test_config_sources_and_order(tmp_path, monkeypatch):
     settings = tmp_path / "mysettings.py"
-    settings.write_text("GREETING = 'from module'\nLEVEL = 1\nDEBUG = False\nother = 'ignored'\n")
+    settings.write_text(
+        "GREETING = 'from module'\nLEVEL = 1\nDEBUG = False\nother = 'ignored'\n"
+    )
     env_file = tmp_path / ".env"
-    env_file.write_text("# comment\nKETTLE_LEVEL=2\nexport KETTLE_NAME='dotenv'\nKETTLE_DEBUG=1\n")
+    env_file.write_text(
+        "# comment\nKETTLE_LEVEL=2\nexport KETTLE_NAME='dotenv'\nKETTLE_DEBUG=1\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("KETTLE_NAME", "environment")
     app = Kettle(settings="mysettings", env_file=env_file, max_body_size=10)
     assert app.config["GREETING"] == "from module"
-    assert app.config["LEVEL"] == 2  # .env beats the module, typed like the module value
+    assert (
+        app.config["LEVEL"] == 2
+    )  # .env beats the module, typed like the module value
     assert app.config["NAME"] == "environment"  # real environment beats .env
     assert app.config["DEBUG"] is True and app.debug
     assert app.config["MAX_BODY_SIZE"] == 10  # keyword arguments win
@@ -437,7 +452,9 @@ def test_config_bad_env_value(monkeypatch):
 
 
 def test_settings_from_environment_variable(tmp_path, monkeypatch):
-    (tmp_path / "envsettings.py").write_text("class Production:\n    GREETING = 'prod'\n")
+    (tmp_path / "envsettings.py").write_text(
+        "class Production:\n    GREETING = 'prod'\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("KETTLE_SETTINGS", "envsettings:Production")
     assert Kettle(env_file=None).config["GREETING"] == "prod"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from kettle import Kettle, Request, UploadFile, request
+from kettle import Kettle
+from kettle import Request
+from kettle import UploadFile
+from kettle import request
 
 
 def test_request_attributes(app, make_client, interface):
@@ -27,7 +30,8 @@ def test_request_attributes(app, make_client, interface):
     client = make_client(app)
     client.cookies.set("session", "abc")
     data = client.get(
-        "/info/1?a=1&a=2", headers=[("x-multi", "one"), ("x-multi", "two"), ("user-agent", "tester/1.0")]
+        "/info/1?a=1&a=2",
+        headers=[("x-multi", "one"), ("x-multi", "two"), ("user-agent", "tester/1.0")],
     ).json()
     assert data == {
         "method": "GET",
@@ -118,7 +122,9 @@ def test_stream(app, make_client):
         for _ in range(10):
             yield b"x" * 10_000
 
-    assert make_client(app).post("/count", content=chunks()).json() == {"bytes": 100_000}
+    assert make_client(app).post("/count", content=chunks()).json() == {
+        "bytes": 100_000
+    }
 
 
 @pytest.mark.parametrize("sync", [True, False])
@@ -132,16 +138,22 @@ def test_malformed_json_is_400(app, make_client, sync):
 
         app.post("/j")(handler)
     client = make_client(app)
-    response = client.post("/j", content=b"{not json", headers={"content-type": "application/json"})
+    response = client.post(
+        "/j", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert "Malformed JSON" in response.json()["detail"]
-    response = client.post("/j", content=b"", headers={"content-type": "application/json"})
+    response = client.post(
+        "/j", content=b"", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
 
 
 def test_json_needs_json_content_type(app, make_client):
     app.post("/j")(lambda: request.get_json())
-    response = make_client(app).post("/j", content=b"{}", headers={"content-type": "text/plain"})
+    response = make_client(app).post(
+        "/j", content=b"{}", headers={"content-type": "text/plain"}
+    )
     assert response.status_code == 415
     assert "application/json" in response.json()["detail"]
 
@@ -164,7 +176,9 @@ def test_body_limit_413(make_client):
         yield b"[" + b"1," * 100
         yield b"1]"
 
-    response = client.post("/json", content=chunked(), headers={"content-type": "application/json"})
+    response = client.post(
+        "/json", content=chunked(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
@@ -234,7 +248,9 @@ def test_multipart_upload_sync_handler(app, make_client):
         file = request.get_form()["file"]
         return {"size": file.size, "data": file.file.read().decode()}
 
-    response = make_client(app).post("/upload", files={"file": ("a.txt", b"abc", "text/plain")})
+    response = make_client(app).post(
+        "/upload", files={"file": ("a.txt", b"abc", "text/plain")}
+    )
     assert response.json() == {"size": 3, "data": "abc"}
 
 
@@ -246,7 +262,9 @@ def test_truncated_multipart_is_400(app, make_client):
 
     body = b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue without end'
     response = make_client(app).post(
-        "/upload", content=body, headers={"content-type": "multipart/form-data; boundary=XyZ"}
+        "/upload",
+        content=body,
+        headers={"content-type": "multipart/form-data; boundary=XyZ"},
     )
     assert response.status_code == 400
     assert "detail" in response.json()
@@ -276,7 +294,7 @@ def test_bad_content_length_is_400(app, make_client):
 
 def test_request_proxy_outside_request():
     with pytest.raises(RuntimeError, match="outside of a request"):
-        request.method  # noqa: B018
+        request.method
     assert not request
 
 

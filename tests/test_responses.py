@@ -7,18 +7,16 @@ import dataclasses
 
 import pytest
 
-from kettle import (
-    EventSourceResponse,
-    HTMLResponse,
-    JSONResponse,
-    PlainTextResponse,
-    RedirectResponse,
-    Response,
-    ServerSentEvent,
-    StreamingResponse,
-    abort,
-    redirect,
-)
+from kettle import EventSourceResponse
+from kettle import HTMLResponse
+from kettle import JSONResponse
+from kettle import PlainTextResponse
+from kettle import RedirectResponse
+from kettle import Response
+from kettle import ServerSentEvent
+from kettle import StreamingResponse
+from kettle import abort
+from kettle import redirect
 
 
 @dataclasses.dataclass
@@ -96,7 +94,10 @@ def test_redirect_to_route_name_and_url(app, make_client):
     response = client.get("/go-name")
     assert (response.status_code, response.headers["location"]) == (302, "/users/3")
     response = client.get("/go-url")
-    assert (response.status_code, response.headers["location"]) == (301, "/elsewhere?x=1")
+    assert (response.status_code, response.headers["location"]) == (
+        301,
+        "/elsewhere?x=1",
+    )
     assert client.get("/go-response").headers["location"] == "https://example.com/a%20b"
 
 

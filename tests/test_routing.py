@@ -6,10 +6,13 @@ import uuid
 
 import pytest
 
-from kettle import Kettle, url_for
+from kettle import Kettle
+from kettle import url_for
 from kettle.exceptions import ImproperlyConfigured
-from kettle.routing import Converter, register_converter
-from kettle.routing.router import Route, Router
+from kettle.routing import Converter
+from kettle.routing import register_converter
+from kettle.routing.router import Route
+from kettle.routing.router import Router
 
 
 def test_all_method_decorators(app, make_client):
@@ -39,7 +42,11 @@ def test_route_with_methods_list(app, make_client):
         ("/s/{v:str}", "/s/a%20b", "a b"),
         ("/i/{v:int}", "/i/42", 42),
         ("/f/{v:float}", "/f/1.5", 1.5),
-        ("/u/{v:uuid}", "/u/12345678-1234-5678-1234-567812345678", "12345678-1234-5678-1234-567812345678"),
+        (
+            "/u/{v:uuid}",
+            "/u/12345678-1234-5678-1234-567812345678",
+            "12345678-1234-5678-1234-567812345678",
+        ),
         ("/g/{v:slug}", "/g/my-post_1", "my-post_1"),
         ("/p/{v:path}", "/p/a/b/c.txt", "a/b/c.txt"),
     ],
@@ -47,7 +54,10 @@ def test_route_with_methods_list(app, make_client):
 def test_converters(app, make_client, path, url, expected):
     @app.get(path)
     def show(v):
-        return {"v": str(v) if isinstance(v, uuid.UUID) else v, "type": type(v).__name__}
+        return {
+            "v": str(v) if isinstance(v, uuid.UUID) else v,
+            "type": type(v).__name__,
+        }
 
     data = make_client(app).get(url).json()
     assert data["v"] == expected
@@ -147,7 +157,10 @@ def test_mixed_segment(app, make_client):
     def download(name, ext):
         return {"name": name, "ext": ext}
 
-    assert make_client(app).get("/dl/report.pdf").json() == {"name": "report", "ext": "pdf"}
+    assert make_client(app).get("/dl/report.pdf").json() == {
+        "name": "report",
+        "ext": "pdf",
+    }
 
 
 def test_method_not_allowed_lists_allow(app, make_client):

@@ -46,7 +46,9 @@ async def handle_http(app: Kettle, scope: Scope, receive: Receive, send: Send) -
         raise request.error
 
 
-async def handle_websocket(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle_websocket(
+    app: Kettle, scope: Scope, receive: Receive, send: Send
+) -> None:
     """Run the WebSocket handler routed for this connection."""
     from .websockets import WebSocket
     from .websockets import WebSocketState
@@ -61,7 +63,13 @@ async def handle_websocket(app: Kettle, scope: Scope, receive: Receive, send: Se
             await mount.app(child, receive, send)
             return
         await receive()  # websocket.connect
-        await send({"type": "websocket.close", "code": 1000, "reason": "No such WebSocket route"})
+        await send(
+            {
+                "type": "websocket.close",
+                "code": 1000,
+                "reason": "No such WebSocket route",
+            }
+        )
         return
     websocket.route = route
     websocket.path_params = found  # type: ignore[assignment]
@@ -89,7 +97,9 @@ async def handle_websocket(app: Kettle, scope: Scope, receive: Receive, send: Se
         request_var.reset(token)
 
 
-async def handle_lifespan(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle_lifespan(
+    app: Kettle, scope: Scope, receive: Receive, send: Send
+) -> None:
     """Run start-up and shutdown hooks when the server says so."""
     while True:
         message = await receive()
@@ -100,7 +110,10 @@ async def handle_lifespan(app: Kettle, scope: Scope, receive: Receive, send: Sen
             except BaseException:
                 logger.exception("Application start-up failed")
                 await send(
-                    {"type": "lifespan.startup.failed", "message": traceback.format_exc()}
+                    {
+                        "type": "lifespan.startup.failed",
+                        "message": traceback.format_exc(),
+                    }
                 )
                 return
             await send({"type": "lifespan.startup.complete"})
@@ -110,7 +123,10 @@ async def handle_lifespan(app: Kettle, scope: Scope, receive: Receive, send: Sen
             except BaseException:
                 logger.exception("Application shutdown failed")
                 await send(
-                    {"type": "lifespan.shutdown.failed", "message": traceback.format_exc()}
+                    {
+                        "type": "lifespan.shutdown.failed",
+                        "message": traceback.format_exc(),
+                    }
                 )
                 return
             await send({"type": "lifespan.shutdown.complete"})

@@ -25,7 +25,9 @@ def _default(obj: Any) -> Any:
         return dataclasses.asdict(obj)
     if isinstance(obj, set | frozenset | tuple):
         return list(obj)
-    dump = getattr(obj, "model_dump", None)  # pydantic models, without importing pydantic
+    dump = getattr(
+        obj, "model_dump", None
+    )  # pydantic models, without importing pydantic
     if callable(dump):
         return dump(mode="json")
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")

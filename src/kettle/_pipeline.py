@@ -124,7 +124,9 @@ class Pipeline:
                     rv = await run_in_threadpool(self.call, request)
                 response = make_response(rv)
         except Exception as exc:
-            response = await self.app.handle_user_error_async(request, exc, self.blueprint)
+            response = await self.app.handle_user_error_async(
+                request, exc, self.blueprint
+            )
         for hook, hook_async in self.after:
             if hook_async:
                 response = await hook(response) or response

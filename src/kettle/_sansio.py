@@ -5,8 +5,8 @@ from __future__ import annotations
 import email.utils
 import re
 from collections.abc import Mapping
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from http.cookies import SimpleCookie
 from typing import Literal
 
@@ -21,7 +21,6 @@ __all__ = (
 )
 
 _STATUS_LINES: dict[int, str] = {}
-_COOKIE_PAIR = re.compile(r"\s*([^=;,\s]+)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|[^;]*)\s*(?:;|$)")
 
 
 def status_line(status: int) -> str:
@@ -65,7 +64,7 @@ def _unquote(value: str) -> str:
         try:
             morsel.load(f'k="{value}"')
             return morsel["k"].value
-        except Exception:  # noqa: BLE001 - keep the raw value
+        except Exception:
             return value
     return value
 
@@ -127,7 +126,7 @@ def parse_http_date(value: str) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 __all__ = ("call_asgi", "handle")
 
 
-def handle(app: Kettle, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+def handle(
+    app: Kettle, environ: WSGIEnviron, start_response: StartResponse
+) -> Iterable[bytes]:
     """Answer one WSGI request."""
     if app._has_asgi_middleware:
         # NOTE: plain ASGI middleware can only run over ASGI; bridge the whole app.
@@ -33,7 +35,9 @@ def handle(app: Kettle, environ: WSGIEnviron, start_response: StartResponse) -> 
     try:
         request = Request.from_wsgi(app, environ)
     except HTTPException as exc:
-        return error_response(None, exc.status_code, exc.detail).wsgi(environ, start_response)
+        return error_response(None, exc.status_code, exc.detail).wsgi(
+            environ, start_response
+        )
     token = request_var.set(request)
     try:
         response = app.dispatch_sync(request)
@@ -57,9 +61,16 @@ def _scope_from_environ(environ: WSGIEnviron, mount_path: str) -> dict[str, Any]
     headers = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
-            headers.append((key[5:].replace("_", "-").lower().encode(), str(value).encode("latin-1")))
+            headers.append(
+                (
+                    key[5:].replace("_", "-").lower().encode(),
+                    str(value).encode("latin-1"),
+                )
+            )
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            headers.append((key.replace("_", "-").lower().encode(), str(value).encode("latin-1")))
+            headers.append(
+                (key.replace("_", "-").lower().encode(), str(value).encode("latin-1"))
+            )
     port = environ.get("SERVER_PORT")
     remote_port = environ.get("REMOTE_PORT")
     return {
@@ -73,8 +84,14 @@ def _scope_from_environ(environ: WSGIEnviron, mount_path: str) -> dict[str, Any]
         "root_path": script + mount_path,
         "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
         "headers": headers,
-        "server": (environ.get("SERVER_NAME", "localhost"), int(port) if port else None),
-        "client": (environ.get("REMOTE_ADDR", ""), int(remote_port) if remote_port else 0),
+        "server": (
+            environ.get("SERVER_NAME", "localhost"),
+            int(port) if port else None,
+        ),
+        "client": (
+            environ.get("REMOTE_ADDR", ""),
+            int(remote_port) if remote_port else 0,
+        ),
         "extensions": {},
         "kettle.raise_exceptions": environ.get("kettle.raise_exceptions", False),
     }
@@ -114,7 +131,10 @@ def call_asgi(
         elif message["type"] == "http.response.body":
             state["body"].append(message.get("body", b""))
 
-    run_sync(asgi_app(scope, receive, send))
+    async def run() -> None:
+        await asgi_app(scope, receive, send)
+
+    run_sync(run())
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in state["headers"]]
     start_response(status_line(state["status"]), headers)
     if environ["REQUEST_METHOD"] == "HEAD":

@@ -98,7 +98,11 @@ class Kettle(Scaffold):
     ) -> None:
         super().__init__()
         self.config = Config()
-        settings = settings if settings is not None else os.environ.get(f"{env_prefix}SETTINGS")
+        settings = (
+            settings
+            if settings is not None
+            else os.environ.get(f"{env_prefix}SETTINGS")
+        )
         if settings:
             self.config.from_object(settings)
         if env_file is not None:
@@ -125,6 +129,7 @@ class Kettle(Scaffold):
         self._mw_response: tuple[Callable[[Request, Response], Response], ...] = ()
         self._asgi_stack: ASGIApp = self._build_and_call
         self._has_asgi_middleware = False
+        self._lifespan_stack: contextlib.AsyncExitStack | None = None
 
     # -- settings -----------------------------------------------------------------
 
@@ -173,23 +178,36 @@ class Kettle(Scaffold):
         if blueprint is not None:
             name = f"{blueprint}.{name}"
         if isinstance(endpoint, type) and issubclass(endpoint, View):
-            verbs = [m.upper() for m in methods] if methods else endpoint.defined_methods()
+            verbs = (
+                [m.upper() for m in methods] if methods else endpoint.defined_methods()
+            )
             if not verbs:
-                raise ImproperlyConfigured(f"view {endpoint.__name__} defines no HTTP methods")
+                raise ImproperlyConfigured(
+                    f"view {endpoint.__name__} defines no HTTP methods"
+                )
             for verb in verbs:
                 func = getattr(endpoint, verb.lower(), None)
                 if func is None:
                     raise ImproperlyConfigured(
                         f"view {endpoint.__name__} has no method {verb.lower()}()"
                     )
-                route = Route(path, endpoint, [verb], name, path_converters(func), blueprint)
+                route = Route(
+                    path, endpoint, [verb], name, path_converters(func), blueprint
+                )
                 plan = HandlerPlan(func, route.pattern.param_names, skip_first=True)
-                self._add_pipeline(route, Pipeline(self, plan, blueprint, (endpoint, verb.lower())))
+                self._add_pipeline(
+                    route, Pipeline(self, plan, blueprint, (endpoint, verb.lower()))
+                )
             return
         if not callable(endpoint):
             raise ImproperlyConfigured(f"{endpoint!r} is not callable")
         route = Route(
-            path, endpoint, methods or ["GET"], name, path_converters(endpoint), blueprint
+            path,
+            endpoint,
+            methods or ["GET"],
+            name,
+            path_converters(endpoint),
+            blueprint,
         )
         plan = HandlerPlan(endpoint, route.pattern.param_names)
         self._add_pipeline(route, Pipeline(self, plan, blueprint))
@@ -212,7 +230,9 @@ class Kettle(Scaffold):
         name = name or _default_name(endpoint, path)
         if blueprint is not None:
             name = f"{blueprint}.{name}"
-        route = WebSocketRoute(path, endpoint, name, path_converters(endpoint), blueprint)
+        route = WebSocketRoute(
+            path, endpoint, name, path_converters(endpoint), blueprint
+        )
         plan = HandlerPlan(endpoint, route.pattern.param_names, WebSocket)
         if not plan.is_async:
             raise ImproperlyConfigured(
@@ -221,7 +241,9 @@ class Kettle(Scaffold):
         route.handler = plan
         self.router.add(route)
 
-    def register_blueprint(self, blueprint: Blueprint, url_prefix: str | None = None) -> None:
+    def register_blueprint(
+        self, blueprint: Blueprint, url_prefix: str | None = None
+    ) -> None:
         """Add a blueprint's routes, hooks and error handlers to the app.
 
         Args:
@@ -231,7 +253,9 @@ class Kettle(Scaffold):
         self._check_setup("register a blueprint")
         name = blueprint.name
         if name in self.blueprints:
-            raise ImproperlyConfigured(f"a blueprint named {name!r} is already registered")
+            raise ImproperlyConfigured(
+                f"a blueprint named {name!r} is already registered"
+            )
         prefix = (url_prefix if url_prefix is not None else blueprint.url_prefix) or ""
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ImproperlyConfigured(
@@ -284,10 +308,9 @@ class Kettle(Scaffold):
         if self._built:
             return
         with self._build_lock:
-            if self._built:
-                return
-            self._setup()
-            self._built = True
+            if not self._built:  # another thread may have built it meanwhile
+                self._setup()
+                self._built = True
 
     def _setup(self) -> None:
         from .formparsers import FormLimits
@@ -316,7 +339,9 @@ class Kettle(Scaffold):
             after += reversed(app_scope.after_request_funcs)
             teardown += reversed(app_scope.teardown_request_funcs)
             pipeline.finalize(before, after, teardown)
-        self._app_teardown = tuple((h, is_async(h)) for h in reversed(self.teardown_request_funcs))
+        self._app_teardown = tuple(
+            (h, is_async(h)) for h in reversed(self.teardown_request_funcs)
+        )
         kettle_mw: list[HTTPMiddleware] = []
         stack: ASGIApp = self._asgi_core
         for cls, options in self._middleware:
@@ -325,13 +350,19 @@ class Kettle(Scaffold):
             else:
                 stack = cls(stack, **options)
                 self._has_asgi_middleware = True
-        base_req, base_resp = HTTPMiddleware.process_request, HTTPMiddleware.process_response
+        base_req, base_resp = (
+            HTTPMiddleware.process_request,
+            HTTPMiddleware.process_response,
+        )
         self._mw_request = tuple(
-            m.process_request for m in reversed(kettle_mw)
+            m.process_request
+            for m in reversed(kettle_mw)
             if type(m).process_request is not base_req
         )
         self._mw_response = tuple(
-            m.process_response for m in kettle_mw if type(m).process_response is not base_resp
+            m.process_response
+            for m in kettle_mw
+            if type(m).process_response is not base_resp
         )
         self._asgi_stack = stack
 
@@ -341,14 +372,15 @@ class Kettle(Scaffold):
         for func in self.startup_funcs:
             await call_hook_async(func, is_async(func))
         if self.lifespan_context is not None:
-            self._lifespan_stack = contextlib.AsyncExitStack()
-            state = await self._lifespan_stack.enter_async_context(self.lifespan_context(self))
+            stack = contextlib.AsyncExitStack()
+            state = await stack.enter_async_context(self.lifespan_context(self))
+            self._lifespan_stack = stack
             if isinstance(state, dict):
                 self.state.update(state)
 
     async def shutdown(self) -> None:
         """Leave the ``lifespan`` context, then run the shutdown hooks."""
-        stack = getattr(self, "_lifespan_stack", None)
+        stack = self._lifespan_stack
         if stack is not None:
             self._lifespan_stack = None
             await stack.aclose()
@@ -388,7 +420,11 @@ class Kettle(Scaffold):
         """
         current = request_var.get(None)
         if name.startswith("."):
-            bp = current.route.blueprint if current is not None and current.route else None
+            bp = (
+                current.route.blueprint
+                if current is not None and current.route
+                else None
+            )
             name = f"{bp}{name}" if bp else name[1:]
         path = self.router.url_path_for(name, params)
         if _root_path is None:
@@ -513,7 +549,9 @@ class Kettle(Scaffold):
     def _finish(self, request: Request, response: Response) -> Response:
         for process in self._mw_response:
             response = process(request, response)
-        response.finalize(request.scheme == "https" or bool(self.config["COOKIE_SECURE"]))
+        response.finalize(
+            request.scheme == "https" or bool(self.config["COOKIE_SECURE"])
+        )
         return response
 
     async def dispatch_async(self, request: Request) -> Response | Mount:
@@ -558,7 +596,9 @@ class Kettle(Scaffold):
             response = self.handle_user_error_sync(request, exc, None)
         return self._finish(request, response)
 
-    def _teardown_hooks(self, request: Request) -> tuple[tuple[Callable[..., Any], bool], ...]:
+    def _teardown_hooks(
+        self, request: Request
+    ) -> tuple[tuple[Callable[..., Any], bool], ...]:
         route = request.route
         if route is not None and isinstance(route.handler, Pipeline):
             return route.handler.teardown
@@ -616,7 +656,9 @@ class Kettle(Scaffold):
         """
         return self._wsgi_call
 
-    def _wsgi_call(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+    def _wsgi_call(
+        self, environ: WSGIEnviron, start_response: StartResponse
+    ) -> Iterable[bytes]:
         if not self._wsgi_started:
             self.wsgi_startup()
         return _wsgi.handle(self, environ, start_response)
@@ -659,4 +701,3 @@ class Kettle(Scaffold):
 
     def __repr__(self) -> str:
         return f"<Kettle routes={len(self.router.routes)}>"
-

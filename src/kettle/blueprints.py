@@ -35,10 +35,14 @@ class Blueprint(Scaffold):
     def __init__(self, name: str, url_prefix: str | None = None) -> None:
         super().__init__()
         if not name or "." in name:
-            raise ValueError(f"blueprint name {name!r} must be non-empty and contain no dot")
+            raise ValueError(
+                f"blueprint name {name!r} must be non-empty and contain no dot"
+            )
         self.name = name
         self.url_prefix = url_prefix
-        self.deferred: list[tuple[str, str, Callable[..., Any], list[str] | None, str | None]] = []
+        self.deferred: list[
+            tuple[str, str, Callable[..., Any], list[str] | None, str | None]
+        ] = []
 
     def add_route(
         self,
@@ -48,7 +52,13 @@ class Blueprint(Scaffold):
         name: str | None = None,
     ) -> None:
         self.deferred.append(
-            ("http", path, endpoint, list(methods) if methods is not None else None, name)
+            (
+                "http",
+                path,
+                endpoint,
+                list(methods) if methods is not None else None,
+                name,
+            )
         )
 
     def add_websocket_route(

@@ -52,7 +52,9 @@ def _get_executor() -> ThreadPoolExecutor:
     if _executor is None:
         with _lock:
             if _executor is None:
-                _executor = ThreadPoolExecutor(_pool_size, thread_name_prefix="kettle-sync")
+                _executor = ThreadPoolExecutor(
+                    _pool_size, thread_name_prefix="kettle-sync"
+                )
     return _executor
 
 

@@ -41,7 +41,9 @@ def _coerce(key: str, value: str, current: Any) -> Any:
             return True
         if lowered in _FALSE:
             return False
-        raise ValueError(f"setting {key}: {value!r} is not a boolean (use 1/0, true/false)")
+        raise ValueError(
+            f"setting {key}: {value!r} is not a boolean (use 1/0, true/false)"
+        )
     if isinstance(current, int):
         try:
             return int(value)
@@ -103,7 +105,9 @@ class Config(dict[str, Any]):
             if key.isupper():
                 self[key] = getattr(obj, key)
 
-    def from_mapping(self, mapping: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    def from_mapping(
+        self, mapping: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         """Load settings from a mapping and keyword arguments (keys upper-cased)."""
         for source in (mapping or {}, kwargs):
             for key, value in source.items():

@@ -44,7 +44,7 @@ class _Proxy(Generic[T]):
 
     def _get_current_object(self) -> T:
         try:
-            return cast(T, self._lookup())
+            return cast("T", self._lookup())
         except LookupError:
             raise RuntimeError(self._message) from None
 

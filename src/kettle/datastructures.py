@@ -40,7 +40,9 @@ class MultiDict(Mapping[str, V], Generic[V]):
     __slots__ = ("_dict", "_list")
     _where = "request"
 
-    def __init__(self, items: Iterable[tuple[str, V]] | Mapping[str, V] | None = None) -> None:
+    def __init__(
+        self, items: Iterable[tuple[str, V]] | Mapping[str, V] | None = None
+    ) -> None:
         if items is None:
             pairs: list[tuple[str, V]] = []
         elif isinstance(items, Mapping):
@@ -99,7 +101,11 @@ class QueryParams(MultiDict[str]):
 
     def __init__(
         self,
-        items: Iterable[tuple[str, str]] | Mapping[str, str] | str | bytes | None = None,
+        items: Iterable[tuple[str, str]]
+        | Mapping[str, str]
+        | str
+        | bytes
+        | None = None,
     ) -> None:
         if isinstance(items, bytes):
             items = items.decode("latin-1")
@@ -140,7 +146,9 @@ class Headers(Mapping[str, str]):
     def _build(self) -> dict[str, list[str]]:
         index: dict[str, list[str]] = {}
         for k, v in self.raw:
-            index.setdefault(k.decode("latin-1").lower(), []).append(v.decode("latin-1"))
+            index.setdefault(k.decode("latin-1").lower(), []).append(
+                v.decode("latin-1")
+            )
         self._index = index
         return index
 
@@ -148,7 +156,7 @@ class Headers(Mapping[str, str]):
         index = self._index if self._index is not None else self._build()
         return index[key.lower()][0]
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         index = self._index if self._index is not None else self._build()
         values = index.get(key.lower())
         return values[0] if values else default
@@ -226,7 +234,16 @@ class MutableHeaders(Headers):
 class URL:
     """A parsed URL with the parts a handler usually needs."""
 
-    __slots__ = ("_str", "fragment", "hostname", "netloc", "path", "port", "query", "scheme")
+    __slots__ = (
+        "_str",
+        "fragment",
+        "hostname",
+        "netloc",
+        "path",
+        "port",
+        "query",
+        "scheme",
+    )
 
     def __init__(self, url: str) -> None:
         from urllib.parse import urlsplit

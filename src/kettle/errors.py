@@ -1,4 +1,4 @@
-"""Default error responses: HTML for browsers, JSON for API clients, and the debug page."""
+"""Default error responses: HTML for browsers, JSON for API clients, debug page."""
 
 from __future__ import annotations
 
@@ -51,7 +51,10 @@ def error_response(
     wants_html = conn is not None and prefers_html(conn.headers.get("accept"))
     if wants_html and isinstance(detail, str):
         body = _PAGE.format(
-            status=status, phrase=html.escape(phrase), detail=html.escape(detail), extra=""
+            status=status,
+            phrase=html.escape(phrase),
+            detail=html.escape(detail),
+            extra="",
         )
         return HTMLResponse(body, status, headers)
     return JSONResponse({"detail": detail}, status, headers)
@@ -63,7 +66,10 @@ def debug_response(conn: HTTPConnection | None, exc: BaseException) -> Response:
     text = "".join(lines)
     if conn is not None and prefers_html(conn.headers.get("accept")):
         where = f"{conn.method} {conn.path}" if hasattr(conn, "method") else conn.path
-        extra = f"<p>While handling <code>{html.escape(where)}</code></p><pre>{html.escape(text)}</pre>"
+        extra = (
+            f"<p>While handling <code>{html.escape(where)}</code></p>"
+            f"<pre>{html.escape(text)}</pre>"
+        )
         body = _PAGE.format(
             status=500,
             phrase="Internal Server Error",

@@ -55,27 +55,34 @@ class HTTPException(Exception):
         return f"{self.status_code}: {self.detail}"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+        kind = type(self).__name__
+        return f"{kind}(status_code={self.status_code!r}, detail={self.detail!r})"
 
 
 class BadRequest(HTTPException):
     """400 Bad Request: the request could not be understood."""
 
-    def __init__(self, detail: Any = None, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: Any = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(400, detail, headers)
 
 
 class NotFound(HTTPException):
     """404 Not Found."""
 
-    def __init__(self, detail: Any = None, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: Any = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(404, detail, headers)
 
 
 class RequestEntityTooLarge(HTTPException):
     """413 Content Too Large: the body or an upload exceeds a configured limit."""
 
-    def __init__(self, detail: Any = None, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: Any = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(413, detail, headers)
 
 
@@ -111,7 +118,9 @@ class WebSocketException(Exception):
         super().__init__(code, self.reason)
 
 
-def abort(status_code: int, detail: Any = None, headers: Mapping[str, str] | None = None) -> NoReturn:
+def abort(
+    status_code: int, detail: Any = None, headers: Mapping[str, str] | None = None
+) -> NoReturn:
     """Stop handling the request and answer with ``status_code``.
 
     Args:

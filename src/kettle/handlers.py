@@ -46,13 +46,21 @@ def _bool(value: str) -> bool:
     raise ValueError(value)
 
 
-_SCALARS: dict[Any, Callable[[str], Any]] = {str: str, int: int, float: float, bool: _bool}
+_SCALARS: dict[Any, Callable[[str], Any]] = {
+    str: str,
+    int: int,
+    float: float,
+    bool: _bool,
+}
 _TYPE_NAMES = {str: "string", int: "int", float: "float", bool: "bool"}
 _STRING_TYPES: dict[Any, Any] = {"str": str, "int": int, "float": float, "bool": bool}
 
 
 def _unwrap_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if typing.get_origin(annotation) in (
+        typing.Union,
+        getattr(__import__("types"), "UnionType", None),
+    ):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1:
             return args[0]
@@ -85,7 +93,11 @@ class _QueryParam:
         if raw is None:
             if self.required:
                 errors.append(
-                    {"loc": ["query", self.name], "msg": "Field required", "type": "missing"}
+                    {
+                        "loc": ["query", self.name],
+                        "msg": "Field required",
+                        "type": "missing",
+                    }
                 )
             return self.default
         try:
@@ -127,7 +139,9 @@ class HandlerPlan:
         try:
             signature = inspect.signature(func)
         except (TypeError, ValueError) as exc:
-            raise ImproperlyConfigured(f"cannot read the signature of {where}: {exc}") from exc
+            raise ImproperlyConfigured(
+                f"cannot read the signature of {where}: {exc}"
+            ) from exc
         try:
             hints = typing.get_type_hints(func)
         except NameError:
@@ -156,7 +170,9 @@ class HandlerPlan:
                 self.conn_names.append(param.name)
             else:
                 try:
-                    self.query.append(_QueryParam(param.name, annotation, param.default))
+                    self.query.append(
+                        _QueryParam(param.name, annotation, param.default)
+                    )
                 except TypeError:
                     if param.default is not inspect.Parameter.empty:
                         continue
@@ -196,7 +212,9 @@ def _is_connection(annotation: Any, connection_type: type[HTTPConnection]) -> bo
     return isinstance(annotation, type) and issubclass(annotation, connection_type)
 
 
-def path_converters(func: Callable[..., Any], skip_first: bool = False) -> dict[str, str]:
+def path_converters(
+    func: Callable[..., Any], skip_first: bool = False
+) -> dict[str, str]:
     """Converter names implied by a handler's annotations (``id: int`` -> ``int``)."""
     try:
         hints = typing.get_type_hints(func)
@@ -214,7 +232,8 @@ def make_response(rv: Any) -> Response:
     """Turn a handler's return value into a :class:`Response`.
 
     ``str`` -> HTML, ``bytes`` -> octet-stream, ``dict``/``list`` (and numbers,
-    booleans, dataclasses, pydantic models) -> JSON, ``None`` -> 204, ``(body, status)``,
+    booleans, dataclasses, pydantic models) -> JSON, ``None`` -> 204,
+    ``(body, status)``,
     ``(body, status, headers)`` and ``(body, headers)`` tuples, or a Response.
     """
     kind = type(rv)
@@ -239,7 +258,8 @@ def make_response(rv: Any) -> Response:
     if hasattr(rv, "model_dump"):
         return JSONResponse(rv)
     raise TypeError(
-        f"a handler returned {kind.__name__!r}; return str, bytes, dict, list, number, None, "
+        f"a handler returned {kind.__name__!r}; return str, bytes, dict, list, "
+        "number, None, "
         "a (body, status[, headers]) tuple or a Response"
     )
 
@@ -254,12 +274,17 @@ def _from_tuple(rv: tuple[Any, ...]) -> Response:
         else:
             status, headers = None, second
     else:
-        raise TypeError("a returned tuple must be (body, status), (body, headers) or (body, status, headers)")
+        raise TypeError(
+            "a returned tuple must be (body, status), (body, headers) or "
+            "(body, status, headers)"
+        )
     response = make_response(body)
     if status is not None:
         response.status_code = int(status)
         if response.status_code in (204, 304):
-            response.raw_headers[:] = [h for h in response.raw_headers if h[0] != b"content-length"]
+            response.raw_headers[:] = [
+                h for h in response.raw_headers if h[0] != b"content-length"
+            ]
     if headers:
         items = headers.items() if hasattr(headers, "items") else headers
         for k, v in items:

@@ -46,7 +46,9 @@ def redirect(target: str, status_code: int = 302, **params: Any) -> RedirectResp
     if "/" not in target and ":" not in target:
         app = _current_app()
         try:
-            app.router.lookup(target.lstrip(".") if not target.startswith(".") else target[1:])
+            app.router.lookup(
+                target.lstrip(".") if not target.startswith(".") else target[1:]
+            )
         except LookupError:
             if params:
                 raise

@@ -78,6 +78,13 @@ class HTTPConnection:
 
     def __init__(self, app: Kettle) -> None:
         self.app = app
+        self.method = ""
+        self.scheme = "http"
+        self.path = "/"
+        self.root_path = ""
+        self.query_string = b""
+        self.client: Address | None = None
+        self.server: tuple[str, int | None] | None = None
         self.scope: Scope | None = None
         self.environ: WSGIEnviron | None = None
         self.path_params: dict[str, Any] = {}
@@ -92,19 +99,21 @@ class HTTPConnection:
 
     def _init_asgi(self, scope: Scope) -> None:
         self.scope = scope
-        self.scheme: str = scope.get("scheme", "http")
+        self.scheme = scope.get("scheme", "http")
         root_path: str = scope.get("root_path", "")
         path: str = scope["path"]
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :] or "/"
-        self.path: str = path
-        self.root_path: str = root_path
-        self.query_string: bytes = scope.get("query_string", b"")
+        self.path = path
+        self.root_path = root_path
+        self.query_string = scope.get("query_string", b"")
         self._raw_headers = scope["headers"]
         client = scope.get("client")
-        self.client: Address | None = Address(client[0], client[1]) if client else None
+        if client:
+            self.client = Address(client[0], client[1])
         server = scope.get("server")
-        self.server: tuple[str, int | None] | None = tuple(server) if server else None  # type: ignore[assignment]
+        if server:
+            self.server = (server[0], server[1])
 
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
@@ -163,7 +172,9 @@ class HTTPConnection:
         """The full URL of the request."""
         if self._url is None:
             query = self.query_string.decode("latin-1")
-            self._url = URL.build(self.scheme, self.host, self.root_path + self.path, query)
+            self._url = URL.build(
+                self.scheme, self.host, self.root_path + self.path, query
+            )
         return self._url
 
     @property
@@ -332,7 +343,9 @@ class Request(HTTPConnection):
         """
         if self._json is _MISSING:
             ctype = self.content_type
-            if not force and not (ctype == "application/json" or ctype.endswith("+json")):
+            if not force and not (
+                ctype == "application/json" or ctype.endswith("+json")
+            ):
                 raise HTTPException(
                     415,
                     "Expected a JSON body (Content-Type: application/json), "

@@ -98,7 +98,11 @@ class Response:
             if media_type.startswith("text/") and "charset=" not in media_type:
                 media_type += "; charset=" + self.charset
             raw.append((b"content-type", media_type.encode("latin-1")))
-        if not has_length and self.status_code not in _NO_BODY and self.status_code >= 200:
+        if (
+            not has_length
+            and self.status_code not in _NO_BODY
+            and self.status_code >= 200
+        ):
             raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
         return raw
 
@@ -203,7 +207,9 @@ class Response:
         body = self.body if scope["method"] != "HEAD" else b""
         await send({"type": "http.response.body", "body": body})
 
-    def wsgi(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+    def wsgi(
+        self, environ: WSGIEnviron, start_response: StartResponse
+    ) -> Iterable[bytes]:
         """Answer through WSGI: call ``start_response`` and return the body."""
         self.finalize(environ.get("wsgi.url_scheme") == "https")
         start_response(status_line(self.status_code), self.wsgi_headers())
@@ -254,7 +260,10 @@ class RedirectResponse(Response):
     ) -> None:
         super().__init__(b"", status_code, headers)
         self.raw_headers.append(
-            (b"location", quote(str(url), safe=":/%#?=@[]!$&'()*+,;~").encode("latin-1"))
+            (
+                b"location",
+                quote(str(url), safe=":/%#?=@[]!$&'()*+,;~").encode("latin-1"),
+            )
         )
 
 
@@ -308,7 +317,9 @@ class StreamingResponse(Response):
         stream = asyncio.ensure_future(self._stream(send))
         disconnect = asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
-            await asyncio.wait((stream, disconnect), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                (stream, disconnect), return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for task in (stream, disconnect):
                 if not task.done():
@@ -322,10 +333,14 @@ class StreamingResponse(Response):
     async def _stream(self, send: Send) -> None:
         async for chunk in self._aiter():
             if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
         await send({"type": "http.response.body", "body": b""})
 
-    def wsgi(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+    def wsgi(
+        self, environ: WSGIEnviron, start_response: StartResponse
+    ) -> Iterable[bytes]:
         self.finalize(environ.get("wsgi.url_scheme") == "https")
         start_response(status_line(self.status_code), self.wsgi_headers())
         if environ["REQUEST_METHOD"] == "HEAD":

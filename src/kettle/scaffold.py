@@ -100,7 +100,7 @@ class Scaffold:
         return func
 
     def after_request(self, func: F) -> F:
-        """Run ``func(response)`` after each handler; it returns the response to send."""
+        """Run ``func(response)`` after each handler; it returns the response."""
         self.after_request_funcs.append(func)
         return func
 
@@ -110,7 +110,9 @@ class Scaffold:
         self.teardown_request_funcs.append(func)
         return func
 
-    def errorhandler(self, code_or_exception: int | type[BaseException]) -> Callable[[F], F]:
+    def errorhandler(
+        self, code_or_exception: int | type[BaseException]
+    ) -> Callable[[F], F]:
         """Handle an HTTP status code or an exception class.
 
         The handler takes the exception and returns a response value, like a route
@@ -129,10 +131,14 @@ class Scaffold:
         """Non-decorator form of :meth:`errorhandler`."""
         if isinstance(code_or_exception, int):
             if not 400 <= code_or_exception <= 599:
-                raise ValueError(f"{code_or_exception} is not an HTTP error status code")
+                raise ValueError(
+                    f"{code_or_exception} is not an HTTP error status code"
+                )
         elif not (
             isinstance(code_or_exception, type)
             and issubclass(code_or_exception, BaseException)
         ):
-            raise TypeError(f"{code_or_exception!r} is not a status code or exception class")
+            raise TypeError(
+                f"{code_or_exception!r} is not a status code or exception class"
+            )
         self.error_handlers[code_or_exception] = func

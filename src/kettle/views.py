@@ -39,4 +39,6 @@ class View:
     @classmethod
     def defined_methods(cls) -> list[str]:
         """The HTTP methods this view answers, upper-case."""
-        return [m.upper() for m in cls.http_method_names if callable(getattr(cls, m, None))]
+        return [
+            m.upper() for m in cls.http_method_names if callable(getattr(cls, m, None))
+        ]

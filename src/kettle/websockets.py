@@ -77,7 +77,8 @@ class WebSocket(HTTPConnection):
                 "type": "websocket.accept",
                 "subprotocol": subprotocol,
                 "headers": [
-                    (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers or ()
+                    (k.lower().encode("latin-1"), v.encode("latin-1"))
+                    for k, v in headers or ()
                 ],
             }
         )
@@ -135,7 +136,9 @@ class WebSocket(HTTPConnection):
         """Close the connection (before accepting: refuse it)."""
         if self.client_state is WebSocketState.DISCONNECTED:
             return
-        await self._send({"type": "websocket.close", "code": code, "reason": reason or ""})
+        await self._send(
+            {"type": "websocket.close", "code": code, "reason": reason or ""}
+        )
         self.client_state = WebSocketState.DISCONNECTED
 
     async def __aiter__(self) -> AsyncIterator[str | bytes]:

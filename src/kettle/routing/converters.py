@@ -94,7 +94,9 @@ class FloatConverter(Converter):
 class UUIDConverter(Converter):
     """A UUID in its canonical hyphenated form: ``{id:uuid}``."""
 
-    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    regex = (
+        "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    )
     _re = re.compile(regex)
 
     def to_python(self, value: str) -> uuid.UUID:
@@ -172,7 +174,9 @@ def register_converter(name: str, converter: Converter | type[Converter]) -> Non
     if isinstance(converter, type):
         converter = converter()
     if not isinstance(converter, Converter):
-        raise TypeError(f"converter for {name!r} must be a kettle Converter, got {converter!r}")
+        raise TypeError(
+            f"converter for {name!r} must be a kettle Converter, got {converter!r}"
+        )
     _CONVERTERS[name] = converter
 
 
@@ -182,7 +186,9 @@ def get_converter(name: str) -> Converter:
         return _CONVERTERS[name]
     except KeyError:
         known = ", ".join(sorted(_CONVERTERS))
-        raise ValueError(f"unknown path converter {name!r}; known converters: {known}") from None
+        raise ValueError(
+            f"unknown path converter {name!r}; known converters: {known}"
+        ) from None
 
 
 def converter_for_annotation(annotation: Any) -> str | None:

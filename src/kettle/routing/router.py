@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +19,16 @@ WEBSOCKET = "WEBSOCKET"
 class BaseRoute:
     """Something the router can reverse by name."""
 
-    __slots__ = ("auto_head", "blueprint", "endpoint", "methods", "name", "path", "pattern")
+    __slots__ = (
+        "auto_head",
+        "blueprint",
+        "endpoint",
+        "handler",
+        "methods",
+        "name",
+        "path",
+        "pattern",
+    )
 
     def __init__(
         self,
@@ -38,6 +46,8 @@ class BaseRoute:
         self.blueprint = blueprint
         self.pattern = PathPattern(path, converter_names)
         self.auto_head = False
+        #: What the app runs for this route (set when the route is registered).
+        self.handler: Any = None
 
     def url_path(self, params: Mapping[str, Any]) -> str:
         """Build this route's path; params that are not path parameters are ignored."""
@@ -45,13 +55,14 @@ class BaseRoute:
 
     def __repr__(self) -> str:
         methods = ",".join(sorted(self.methods))
-        return f"{type(self).__name__}({self.path!r}, name={self.name!r}, methods={methods})"
+        kind = type(self).__name__
+        return f"{kind}({self.path!r}, name={self.name!r}, methods={methods})"
 
 
 class Route(BaseRoute):
     """An HTTP route. ``handler`` is filled in by the app when it compiles the route."""
 
-    __slots__ = ("handler",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -68,13 +79,12 @@ class Route(BaseRoute):
             methods.add("HEAD")
         super().__init__(path, endpoint, methods, name, converter_names, blueprint)
         self.auto_head = auto_head
-        self.handler: Any = None
 
 
 class WebSocketRoute(BaseRoute):
     """A WebSocket route."""
 
-    __slots__ = ("handler",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -85,7 +95,6 @@ class WebSocketRoute(BaseRoute):
         blueprint: str | None = None,
     ) -> None:
         super().__init__(path, endpoint, (WEBSOCKET,), name, converter_names, blueprint)
-        self.handler: Any = None
 
 
 class Mount:
@@ -215,7 +224,9 @@ class Router:
             endpoints = node.endpoints
         for method in route.methods:
             taken = endpoints.get(method)
-            if taken is None or (method == "HEAD" and (taken.auto_head or route.auto_head)):
+            if taken is None or (
+                method == "HEAD" and (taken.auto_head or route.auto_head)
+            ):
                 continue
             raise ImproperlyConfigured(
                 f"{method} {route.path} is already routed to {taken!r}"
@@ -263,7 +274,9 @@ class Router:
         """Return the mounted app whose prefix covers ``path``."""
         for mount in self.mounts:
             prefix = mount.path
-            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+            if path.startswith(prefix) and (
+                len(path) == len(prefix) or path[len(prefix)] == "/"
+            ):
                 return mount
         return None
 
@@ -287,7 +300,8 @@ class Router:
         missing = [n for n in names if n not in params]
         if missing:
             raise LookupError(
-                f"route {name!r} ({route.path}) needs the parameter(s): {', '.join(missing)}"
+                f"route {name!r} ({route.path}) needs the parameter(s): "
+                + ", ".join(missing)
             )
         path = route.url_path(params)
         extra = [(k, v) for k, v in params.items() if k not in names and v is not None]
@@ -305,6 +319,3 @@ class Router:
         """Every route and mount, in registration order for routes."""
         yield from self.routes
         yield from self.mounts
-
-
-RouteFactory = Callable[..., BaseRoute]

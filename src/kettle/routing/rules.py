@@ -57,7 +57,7 @@ class Segment:
     like ``{name}.{ext}``).
     """
 
-    __slots__ = ("converters", "key", "kind", "match", "names", "text")
+    __slots__ = ("converters", "key", "kind", "match", "names", "placeholders", "text")
 
     def __init__(self, text: str, converter_names: Mapping[str, str]) -> None:
         self.text = text
@@ -66,8 +66,10 @@ class Segment:
         if "{" in leftover or "}" in leftover:
             raise ImproperlyConfigured(f"unbalanced braces in path segment {text!r}")
         self.names = [m.group(1) for m in params]
+        self.placeholders = [m.group(0) for m in params]
         self.converters = [
-            get_converter(m.group(2) or converter_names.get(m.group(1), "str")) for m in params
+            get_converter(m.group(2) or converter_names.get(m.group(1), "str"))
+            for m in params
         ]
         if not params:
             self.kind = "static"
@@ -109,14 +111,12 @@ class Segment:
         if self.kind == "static":
             return self.text
         out = self.text
-        for name, conv in zip(self.names, self.converters, strict=True):
-            text = conv.to_url(params[name])
+        for name, placeholder, conv in zip(
+            self.names, self.placeholders, self.converters, strict=True
+        ):
             safe = _SAFE + "/" if conv.multi_segment else _SAFE
-            out = re.sub(
-                r"{" + name + r"(?::[A-Za-z_][A-Za-z0-9_]*)?}",
-                lambda _m, t=quote(text, safe=safe): t,
-                out,
-                count=1,
+            out = out.replace(
+                placeholder, quote(conv.to_url(params[name]), safe=safe), 1
             )
         return out
 
@@ -132,7 +132,9 @@ class PathPattern:
 
     __slots__ = ("param_names", "path", "segments")
 
-    def __init__(self, path: str, converter_names: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, path: str, converter_names: Mapping[str, str] | None = None
+    ) -> None:
         if not path.startswith("/"):
             raise ImproperlyConfigured(f"route path {path!r} must start with '/'")
         self.path = path
@@ -142,7 +144,9 @@ class PathPattern:
         seen: set[str] = set()
         for name in self.param_names:
             if name in seen:
-                raise ImproperlyConfigured(f"parameter {name!r} appears twice in {path!r}")
+                raise ImproperlyConfigured(
+                    f"parameter {name!r} appears twice in {path!r}"
+                )
             seen.add(name)
 
     @property
