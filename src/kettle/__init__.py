@@ -1,6 +1,9 @@
 """Kettle: a Python web framework that starts as small as Flask and grows as far as
 Django."""
 
+from typing import TYPE_CHECKING
+from typing import Any
+
 from .app import Kettle as Kettle
 from .blueprints import Blueprint as Blueprint
 from .context import current_app as current_app
@@ -9,8 +12,6 @@ from .datastructures import Headers as Headers
 from .datastructures import QueryParams as QueryParams
 from .exceptions import HTTPException as HTTPException
 from .exceptions import abort as abort
-from .formparsers import FormData as FormData
-from .formparsers import UploadFile as UploadFile
 from .helpers import redirect as redirect
 from .helpers import url_for as url_for
 from .requests import Request as Request
@@ -25,7 +26,21 @@ from .responses import StreamingResponse as StreamingResponse
 from .views import View as View
 from .websockets import WebSocket as WebSocket
 
+if TYPE_CHECKING:
+    from .formparsers import FormData as FormData
+    from .formparsers import UploadFile as UploadFile
+
 __version__ = "0.1.0.dev0"
+
+
+def __getattr__(name: str) -> Any:
+    # NOTE: the form parser (and tempfile) load on first use, keeping import fast.
+    if name in ("FormData", "UploadFile"):
+        from . import formparsers
+
+        return getattr(formparsers, name)
+    raise AttributeError(f"module 'kettle' has no attribute {name!r}")
+
 
 __all__ = (
     "Blueprint",

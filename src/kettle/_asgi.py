@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import traceback
 from typing import TYPE_CHECKING
 
 from .context import request_var
+from .errors import logger
 from .exceptions import HTTPException
 from .exceptions import WebSocketDisconnect
 from .exceptions import WebSocketException
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     from .app import Kettle
 
 __all__ = ("handle_http", "handle_lifespan", "handle_websocket")
-
-logger = logging.getLogger("kettle.error")
 
 
 async def handle_http(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,7 +82,7 @@ async def handle_websocket(
         reason = str(getattr(exc, "detail", "Invalid request"))[:120]
         await websocket.close(1008, reason)
     except Exception:
-        logger.exception("Exception in WebSocket handler for %s", websocket.path)
+        logger().exception("Exception in WebSocket handler for %s", websocket.path)
         if websocket.client_state is not WebSocketState.DISCONNECTED:
             await websocket.close(1011, "Internal error")
         if scope.get("kettle.raise_exceptions"):
@@ -108,7 +105,9 @@ async def handle_lifespan(
             try:
                 await app.startup()
             except BaseException:
-                logger.exception("Application start-up failed")
+                import traceback
+
+                logger().exception("Application start-up failed")
                 await send(
                     {
                         "type": "lifespan.startup.failed",
@@ -121,7 +120,9 @@ async def handle_lifespan(
             try:
                 await app.shutdown()
             except BaseException:
-                logger.exception("Application shutdown failed")
+                import traceback
+
+                logger().exception("Application shutdown failed")
                 await send(
                     {
                         "type": "lifespan.shutdown.failed",

@@ -1,20 +1,25 @@
-"""JSON encoding and decoding: orjson when installed, the standard library otherwise."""
+"""JSON encoding and decoding: orjson when installed, the standard library otherwise.
+
+``dumps(obj) -> bytes`` and ``loads(data)`` are bound on first use (module
+``__getattr__``), so importing kettle does not import orjson.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import decimal
-import enum
-import json
-import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from typing import Any
 
 __all__ = ("dumps", "loads")
 
 
 def _default(obj: Any) -> Any:
+    import dataclasses
+    import datetime
+    import decimal
+    import enum
+    import uuid
+
     if isinstance(obj, datetime.datetime | datetime.date | datetime.time):
         return obj.isoformat()
     if isinstance(obj, uuid.UUID | decimal.Decimal):
@@ -25,34 +30,45 @@ def _default(obj: Any) -> Any:
         return dataclasses.asdict(obj)
     if isinstance(obj, set | frozenset | tuple):
         return list(obj)
-    dump = getattr(
-        obj, "model_dump", None
-    )  # pydantic models, without importing pydantic
+    dump = getattr(obj, "model_dump", None)  # pydantic models, without importing it
     if callable(dump):
         return dump(mode="json")
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-dumps: Callable[[Any], bytes]
-loads: Callable[[bytes | str], Any]
+def _bind() -> tuple[Callable[[Any], bytes], Callable[[bytes | str], Any]]:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - only without the 'fast' extra
+        import json
 
-try:
-    import orjson
+        encoder = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), default=_default
+        )
 
-    _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+        def std_dumps(obj: Any) -> bytes:
+            """Encode ``obj`` as compact UTF-8 JSON."""
+            return encoder.encode(obj).encode("utf-8")
 
-    def dumps(obj: Any) -> bytes:
+        return std_dumps, json.loads
+
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+    def orjson_dumps(obj: Any) -> bytes:
         """Encode ``obj`` as compact UTF-8 JSON."""
-        return orjson.dumps(obj, default=_default, option=_OPTIONS)
+        return orjson.dumps(obj, default=_default, option=options)
 
-    loads = orjson.loads
-except ImportError:  # pragma: no cover - exercised only without the 'fast' extra
-    _encoder = json.JSONEncoder(
-        ensure_ascii=False, separators=(",", ":"), default=_default
-    )
+    return orjson_dumps, orjson.loads
 
-    def dumps(obj: Any) -> bytes:
-        """Encode ``obj`` as compact UTF-8 JSON."""
-        return _encoder.encode(obj).encode("utf-8")
 
-    loads = json.loads
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        found_dumps, found_loads = _bind()
+        globals().update(dumps=found_dumps, loads=found_loads)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    dumps: Callable[[Any], bytes]
+    loads: Callable[[bytes | str], Any]

@@ -8,7 +8,6 @@ sync piece to the thread pool. The two forms are kept side by side on purpose.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
@@ -30,6 +29,8 @@ Hook = Callable[..., Any]
 
 def is_async(func: Callable[..., Any]) -> bool:
     """Whether calling ``func`` gives a coroutine (decided once, at start-up)."""
+    import inspect
+
     return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
         getattr(func, "__call__", None)  # noqa: B004 - async callable objects
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import email.utils
-import re
 from collections.abc import Mapping
-from datetime import UTC
-from datetime import datetime
-from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING
 from typing import Literal
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+# NOTE: email.utils, http.cookies and datetime are imported where used, to keep
+# "import kettle" fast.
 
 __all__ = (
     "format_cookie",
@@ -57,10 +59,10 @@ def parse_cookie_header(header: str) -> dict[str, str]:
 
 
 def _unquote(value: str) -> str:
-    if "%" not in value and "\\" not in value:
-        return value
     if "\\" in value:
-        morsel = SimpleCookie()
+        from http.cookies import SimpleCookie
+
+        morsel: SimpleCookie = SimpleCookie()
         try:
             morsel.load(f'k="{value}"')
             return morsel["k"].value
@@ -86,6 +88,9 @@ def format_cookie(
     partitioned: bool = False,
 ) -> str:
     """Format one ``Set-Cookie`` header value."""
+    from datetime import datetime
+    from http.cookies import SimpleCookie
+
     cookie: SimpleCookie = SimpleCookie()
     cookie[key] = value
     morsel = cookie[key]
@@ -116,11 +121,16 @@ def format_cookie(
 
 def http_date(timestamp: float) -> str:
     """Format a POSIX timestamp as an HTTP date."""
+    import email.utils
+
     return email.utils.formatdate(timestamp, usegmt=True)
 
 
 def parse_http_date(value: str) -> float | None:
     """Parse an HTTP date into a POSIX timestamp, or None when malformed."""
+    import email.utils
+    from datetime import UTC
+
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

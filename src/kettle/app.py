@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from .context import app_var
 from .context import request_var
 from .errors import debug_response
 from .errors import error_response
+from .errors import logger
 from .exceptions import HTTPException
 from .exceptions import ImproperlyConfigured
 from .handlers import HandlerPlan
@@ -63,7 +63,6 @@ __all__ = ("Kettle",)
 
 F = TypeVar("F", bound=Callable[..., Any])
 Lifespan = Callable[["Kettle"], AbstractAsyncContextManager[Any]]
-logger = logging.getLogger("kettle.error")
 
 
 def _default_name(endpoint: Any, path: str) -> str:
@@ -472,7 +471,7 @@ class Kettle(Scaffold):
         return None
 
     def _internal_error(self, request: Request, exc: Exception) -> Response:
-        logger.error("Exception on %s %s", request.method, request.path, exc_info=exc)
+        logger().error("Exception on %s %s", request.method, request.path, exc_info=exc)
         request.error = exc
         if self.debug:
             return debug_response(request, exc)
@@ -611,7 +610,7 @@ class Kettle(Scaffold):
             try:
                 await call_hook_async(hook, hook_async, error)
             except Exception:
-                logger.exception("teardown_request hook %r failed", hook)
+                logger().exception("teardown_request hook %r failed", hook)
         if request._form is not None:
             await request._form.close()
 
@@ -622,7 +621,7 @@ class Kettle(Scaffold):
             try:
                 call_hook_sync(hook, hook_async, error)
             except Exception:
-                logger.exception("teardown_request hook %r failed", hook)
+                logger().exception("teardown_request hook %r failed", hook)
         if request._form is not None:
             request._form.close_sync()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import threading
@@ -11,10 +10,17 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import ParamSpec
 from typing import TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+# NOTE: asyncio and concurrent.futures are imported on first use, not with kettle:
+# they are most of the cost of "import kettle", and a served app has them loaded.
 
 __all__ = (
     "iterate_in_threadpool",
@@ -50,6 +56,8 @@ def set_threadpool_size(size: int) -> None:
 def _get_executor() -> ThreadPoolExecutor:
     global _executor
     if _executor is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         with _lock:
             if _executor is None:
                 _executor = ThreadPoolExecutor(
@@ -65,6 +73,8 @@ def run_in_threadpool(
 
     Returns an awaitable; the event loop stays free while ``func`` runs.
     """
+    import asyncio
+
     loop = asyncio.get_running_loop()
     ctx = contextvars.copy_context()
     if kwargs:
@@ -95,6 +105,8 @@ async def iterate_in_threadpool(iterator: Iterator[T]) -> AsyncIterator[T]:
 
 def thread_loop() -> asyncio.AbstractEventLoop:
     """The event loop of the current thread, made on first use (for WSGI workers)."""
+    import asyncio
+
     loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
@@ -108,6 +120,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     Under WSGI this uses an event loop kept per worker thread. In a thread started by
     :func:`run_in_threadpool` under ASGI, the coroutine runs on the server's loop.
     """
+    import asyncio
+
     main_loop: asyncio.AbstractEventLoop | None = getattr(_local, "main_loop", None)
     if main_loop is not None and main_loop.is_running():
         return asyncio.run_coroutine_threadsafe(coro, main_loop).result()
@@ -136,6 +150,8 @@ def run_sync_in_threadpool(func: Callable[..., T], *args: Any) -> Awaitable[T]:
 
     Used for sync handlers, so they can read the request body synchronously.
     """
+    import asyncio
+
     loop = asyncio.get_running_loop()
     call = functools.partial(
         contextvars.copy_context().run, _call_with_loop, loop, func, *args

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 __all__ = ("DEFAULTS", "Config")
@@ -60,11 +59,13 @@ def _coerce(key: str, value: str, current: Any) -> Any:
 def read_dotenv(path: str | os.PathLike[str]) -> dict[str, str]:
     """Read ``KEY=value`` lines of a ``.env`` file (``#`` comments, optional quotes,
     optional ``export``). A missing file gives an empty dict."""
-    file = Path(path)
-    if not file.is_file():
+    file = os.fspath(path)
+    if not os.path.isfile(file):
         return {}
+    with open(file, encoding="utf-8") as handle:
+        text = handle.read()
     values: dict[str, str] = {}
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue

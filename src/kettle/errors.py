@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import html
-import traceback
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 from typing import Any
 
 from ._sansio import prefers_html
@@ -14,7 +14,10 @@ from .responses import HTMLResponse
 from .responses import JSONResponse
 from .responses import Response
 
-__all__ = ("debug_response", "error_response")
+if TYPE_CHECKING:
+    import logging
+
+__all__ = ("debug_response", "error_response", "logger")
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -25,6 +28,13 @@ padding:0 1rem;color:#222}}h1{{font-size:1.6rem}}pre{{background:#f4f4f4;padding
 overflow:auto;font-size:.85rem}}</style></head>
 <body><h1>{status} {phrase}</h1><p>{detail}</p>{extra}</body></html>
 """
+
+
+def logger() -> logging.Logger:
+    """The ``kettle.error`` logger (logging is imported on the first error)."""
+    import logging
+
+    return logging.getLogger("kettle.error")
 
 
 def _phrase(status: int) -> str:
@@ -62,6 +72,8 @@ def error_response(
 
 def debug_response(conn: HTTPConnection | None, exc: BaseException) -> Response:
     """A 500 response showing the traceback; only used when ``DEBUG`` is on."""
+    import traceback
+
     lines = traceback.format_exception(exc)
     text = "".join(lines)
     if conn is not None and prefers_html(conn.headers.get("accept")):

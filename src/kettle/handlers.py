@@ -7,9 +7,7 @@ signature per request.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import inspect
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -73,6 +71,8 @@ class _QueryParam:
     __slots__ = ("convert", "default", "name", "required", "type_name")
 
     def __init__(self, name: str, annotation: Any, default: Any) -> None:
+        import inspect
+
         self.name = name
         base = _unwrap_optional(annotation)
         if base is inspect.Parameter.empty:
@@ -133,6 +133,8 @@ class HandlerPlan:
         connection_type: type[HTTPConnection] = Request,
         skip_first: bool = False,
     ) -> None:
+        import inspect
+
         self.func = func
         self.is_async = inspect.iscoroutinefunction(func)
         where = getattr(func, "__qualname__", repr(func))
@@ -251,8 +253,8 @@ def make_response(rv: Any) -> Response:
         return Response(bytes(rv), media_type="application/octet-stream")
     if isinstance(rv, str):
         return HTMLResponse(str(rv))
-    if isinstance(rv, dict | list | int | float) or (
-        dataclasses.is_dataclass(rv) and not isinstance(rv, type)
+    if isinstance(rv, dict | list | int | float) or hasattr(
+        kind, "__dataclass_fields__"
     ):
         return JSONResponse(rv)
     if hasattr(rv, "model_dump"):

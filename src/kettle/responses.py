@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterable
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from typing import ClassVar
@@ -313,6 +311,8 @@ class StreamingResponse(Response):
         if scope["method"] == "HEAD":
             await send({"type": "http.response.body", "body": b""})
             return
+        import asyncio
+
         # Stop producing as soon as the client goes away (endless event streams).
         stream = asyncio.ensure_future(self._stream(send))
         disconnect = asyncio.ensure_future(_wait_for_disconnect(receive))
@@ -373,15 +373,27 @@ async def _wait_for_disconnect(receive: Receive) -> None:
             return
 
 
-@dataclass
 class ServerSentEvent:
     """One server-sent event. ``data`` that is not a string is sent as JSON."""
 
-    data: Any = None
-    event: str | None = None
-    id: str | None = None
-    retry: int | None = None
-    comment: str | None = None
+    __slots__ = ("comment", "data", "event", "id", "retry")
+
+    def __init__(
+        self,
+        data: Any = None,
+        event: str | None = None,
+        id: str | None = None,
+        retry: int | None = None,
+        comment: str | None = None,
+    ) -> None:
+        self.data = data
+        self.event = event
+        self.id = id
+        self.retry = retry
+        self.comment = comment
+
+    def __repr__(self) -> str:
+        return f"ServerSentEvent(data={self.data!r}, event={self.event!r})"
 
     def encode(self) -> str:
         """Format the event in the ``text/event-stream`` wire format."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-import uuid
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
+
+if TYPE_CHECKING:
+    import uuid
 
 __all__ = (
     "Converter",
@@ -100,11 +103,15 @@ class UUIDConverter(Converter):
     _re = re.compile(regex)
 
     def to_python(self, value: str) -> uuid.UUID:
+        import uuid
+
         if self._re.fullmatch(value) is None:
             raise ValueError(value)
         return uuid.UUID(value)
 
     def to_url(self, value: Any) -> str:
+        import uuid
+
         return str(uuid.UUID(str(value)))
 
 
@@ -145,7 +152,6 @@ _CONVERTERS: dict[str, Converter] = {
 _ANNOTATIONS: dict[Any, str] = {
     int: "int",
     float: "float",
-    uuid.UUID: "uuid",
     str: "str",
     "int": "int",
     "float": "float",
@@ -194,6 +200,10 @@ def get_converter(name: str) -> Converter:
 def converter_for_annotation(annotation: Any) -> str | None:
     """Return the converter name implied by a parameter annotation, if any."""
     try:
-        return _ANNOTATIONS.get(annotation)
+        name = _ANNOTATIONS.get(annotation)
     except TypeError:  # an unhashable annotation
         return None
+    if name is None and getattr(annotation, "__module__", None) == "uuid":
+        # NOTE: matched by name so that uuid is imported only when used.
+        return "uuid" if getattr(annotation, "__qualname__", None) == "UUID" else None
+    return name
