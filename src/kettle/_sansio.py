@@ -153,28 +153,30 @@ def parse_range(header: str, size: int) -> list[tuple[int, int]] | None:
     ranges: list[tuple[int, int]] = []
     for part in spec.split(","):
         start_text, dash, end_text = part.strip().partition("-")
-        if not dash:
-            return None
         start_text, end_text = start_text.strip(), end_text.strip()
-        try:
-            if not start_text:
-                length = int(end_text)
-                if length <= 0:
-                    continue
-                ranges.append((max(size - length, 0), size))
-                continue
-            start = int(start_text)
-            end = int(end_text) + 1 if end_text else size
-        except ValueError:
+        if (
+            not dash
+            or not _digits(start_text, end_text)
+            or not (start_text or end_text)
+        ):
             return None
-        if start < 0 or end <= start:
-            if end_text and end <= start:
-                return None
+        if not start_text:  # a suffix: the last N bytes
+            length = int(end_text)
+            if length > 0 and size > 0:
+                ranges.append((max(size - length, 0), size))
             continue
-        if start >= size:
-            continue
-        ranges.append((start, min(end, size)))
+        start = int(start_text)
+        if end_text and int(end_text) < start:
+            return None  # "bytes=5-3" is malformed, not unsatisfiable
+        end = int(end_text) + 1 if end_text else size
+        if start < size:
+            ranges.append((start, min(end, size)))
     return ranges
+
+
+def _digits(*texts: str) -> bool:
+    """Whether each text is empty or plain ASCII digits (no sign, no underscore)."""
+    return all(not t or (t.isascii() and t.isdigit()) for t in texts)
 
 
 def prefers_html(accept: str | None) -> bool:

@@ -870,6 +870,10 @@ def _wrap_wsgi(wsgi: _WSGIApp, raise_exceptions: bool) -> _WSGIApp:
 
     def app(environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
         environ["kettle.raise_exceptions"] = raise_exceptions
+        # NOTE: httpx puts the decoded path in PATH_INFO; PEP 3333 wants its UTF-8
+        # bytes as latin-1 characters, which is what real servers pass.
+        for key in ("PATH_INFO", "SCRIPT_NAME"):
+            environ[key] = environ.get(key, "").encode("utf-8").decode("latin-1")
         try:
             return wsgi(environ, start_response)
         except Exception:
