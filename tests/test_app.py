@@ -530,3 +530,31 @@ def test_http_exception_repr_and_defaults():
     assert exc.detail == "Not Found"
     assert "404" in repr(exc)
     assert Response(b"", 204).headers.get("content-length") is None
+
+
+def test_wsgi_shutdown_from_atexit_runs_sync_hooks(tmp_path):
+    """wsgi_shutdown() registered with atexit runs sync hooks after the thread pool
+    has stopped taking work."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "atexit_app.py"
+    script.write_text(
+        "import atexit\n"
+        "from kettle import Kettle\n"
+        "app = Kettle(env_file=None)\n"
+        "app.on_shutdown(lambda: print('sync shutdown ran'))\n"
+        "async def bye():\n"
+        "    print('async shutdown ran')\n"
+        "app.on_shutdown(bye)\n"
+        "app.get('/')(lambda: 'x')\n"
+        "atexit.register(app.wsgi_shutdown)\n"
+        "client = app.test_client(interface='wsgi')\n"
+        "assert client.get('/').text == 'x'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sync shutdown ran" in result.stdout
+    assert "async shutdown ran" in result.stdout

@@ -65,6 +65,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 Lifespan = Callable[["Kettle"], AbstractAsyncContextManager[Any]]
 
 
+async def _call_lifespan_hook(func: Callable[[], Any]) -> None:
+    result = func()
+    if is_async(func):
+        await result
+
+
 def _default_name(endpoint: Any, path: str) -> str:
     """A route's default name: the function's name (the path for lambdas)."""
     name = getattr(endpoint, "__name__", None)
@@ -368,8 +374,10 @@ class Kettle(Scaffold):
     async def startup(self) -> None:
         """Run the start-up hooks, then enter the ``lifespan`` context."""
         self.setup()
+        # NOTE: sync start-up/shutdown hooks run inline: nothing is served yet (or
+        # any more), and at interpreter exit the thread pool takes no new work.
         for func in self.startup_funcs:
-            await call_hook_async(func, is_async(func))
+            await _call_lifespan_hook(func)
         if self.lifespan_context is not None:
             stack = contextlib.AsyncExitStack()
             state = await stack.enter_async_context(self.lifespan_context(self))
@@ -384,7 +392,7 @@ class Kettle(Scaffold):
             self._lifespan_stack = None
             await stack.aclose()
         for func in self.shutdown_funcs:
-            await call_hook_async(func, is_async(func))
+            await _call_lifespan_hook(func)
 
     @contextlib.contextmanager
     def app_context(self) -> Iterator[Kettle]:

@@ -1,0 +1,534 @@
+"""The ``kettle`` command: ``run``, ``serve``, ``routes`` and ``shell``.
+
+Every command takes the app as ``MODULE:APP`` (``myproject.web:app``). ``MODULE``
+alone means its attribute ``app``; with no argument at all, ``app.py`` in the current
+folder must define ``app``. The current folder is put on ``sys.path`` first.
+
+The servers (granian, uvicorn) are imported by the commands that use them, never when
+this module is imported.
+"""
+
+from __future__ import annotations
+
+import atexit
+import code
+import functools
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from typing import Literal
+
+import click
+
+import kettle
+
+from .app import Kettle
+from .routing import Mount
+from .routing import WebSocketRoute
+
+__all__ = ("AppImportError", "cli", "load_app", "main", "route_table")
+
+Interface = Literal["asgi", "wsgi"]
+ServerName = Literal["granian", "uvicorn"]
+
+APP_METAVAR = "[MODULE:APP]"
+DEFAULT_FILE = "app.py"
+DEFAULT_ATTR = "app"
+
+
+# -- finding the app ------------------------------------------------------------------
+
+
+class AppImportError(click.ClickException):
+    """The app's module raised an exception while being imported (exit code 1)."""
+
+
+def _split_target(target: str | None) -> tuple[str, str]:
+    """``MODULE:APP`` as ``(module, attribute path)``, applying the defaults.
+
+    Raises:
+        click.UsageError: No target and no ``app.py``, or a malformed target.
+    """
+    if target is None:
+        if not Path(DEFAULT_FILE).is_file():
+            raise click.UsageError(
+                f"no app given and there is no {DEFAULT_FILE} in {os.getcwd()}. "
+                "Pass MODULE:APP (for example 'myproject.web:app'), or run this "
+                f"command in the folder of an {DEFAULT_FILE} that defines 'app'."
+            )
+        return "app", DEFAULT_ATTR
+    module, _, attr = target.strip().partition(":")
+    if module.endswith(".py"):  # a file name: "app.py" or "pkg/web.py"
+        module = module[:-3].replace(os.sep, ".").replace("/", ".")
+    attr = attr or DEFAULT_ATTR
+    names = module.split(".") + attr.split(".")
+    if not all(name.isidentifier() for name in names):
+        raise click.UsageError(
+            f"{target!r} is not MODULE or MODULE:APP (for example 'myproject.web:app')"
+        )
+    return module, attr
+
+
+def _error_location(exc: BaseException) -> str:
+    """Where ``exc`` was raised, as `` (file, line N)``, or an empty string."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" ({exc.filename}, line {exc.lineno})"
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith("<frozen ")
+    ]
+    if not frames:
+        return ""
+    return f" ({frames[-1].filename}, line {frames[-1].lineno})"
+
+
+def _import_failure(module_name: str, exc: Exception) -> AppImportError:
+    """The error for an exception raised by the app's module while importing."""
+    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    return AppImportError(
+        f"while importing {module_name!r}: {type(exc).__name__}: {message}"
+        f"{_error_location(exc)}"
+    )
+
+
+def _import_module(module_name: str) -> Any:
+    """Import the app's module, turning failures into click errors."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and (
+            module_name == missing or module_name.startswith(missing + ".")
+        ):
+            raise click.UsageError(
+                f"could not import {module_name!r}: there is no such module in "
+                f"{os.getcwd()} or on sys.path"
+            ) from None
+        raise _import_failure(module_name, exc) from None
+    except Exception as exc:
+        raise _import_failure(module_name, exc) from None
+
+
+def load_app(target: str | None) -> tuple[Kettle, str]:
+    """Import the app named by ``target`` (``MODULE:APP``, ``MODULE`` or None).
+
+    Returns:
+        The app and its import string, ``"module:attribute"``.
+
+    Raises:
+        click.UsageError: The module or attribute does not exist, or is not a
+            :class:`~kettle.Kettle` app (exit code 2).
+        AppImportError: Importing the module raised an exception (exit code 1).
+    """
+    module_name, attr = _split_target(target)
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    module = _import_module(module_name)
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            apps = sorted(k for k, v in vars(module).items() if isinstance(v, Kettle))
+            hint = f" (it defines: {', '.join(apps)})" if apps else ""
+            where = DEFAULT_FILE if target is None else f"module {module_name!r}"
+            raise click.UsageError(f"{where} does not define {attr!r}{hint}") from None
+    if not isinstance(obj, Kettle):
+        raise click.UsageError(
+            f"{module_name}:{attr} is a {type(obj).__name__}, not a Kettle app"
+        )
+    return obj, f"{module_name}:{attr}"
+
+
+# -- server workers (these run in the server's worker processes) ----------------------
+
+
+def _load_in_worker(target: str) -> Kettle:
+    """:func:`load_app` in a server worker: a failure is one line, then exit 1."""
+    try:
+        return load_app(target)[0]
+    except click.ClickException as exc:
+        click.echo(f"kettle: error: {exc.format_message()}", err=True)
+        raise SystemExit(1) from None
+
+
+def _granian_asgi_loader(target: str) -> Kettle:
+    """Granian's target loader for ASGI: the app itself."""
+    return _load_in_worker(target)
+
+
+#: Apps started by :func:`_granian_wsgi_loader` in this (worker) process.
+_started_wsgi_apps: list[Kettle] = []
+
+
+def _granian_wsgi_loader(target: str) -> Callable[..., Any]:
+    """Granian's target loader for WSGI: ``app.wsgi``, its start-up hooks run now."""
+    app = _load_in_worker(target)
+    app.wsgi_startup()
+    _started_wsgi_apps.append(app)
+    atexit.register(_shutdown_wsgi_apps)  # in case the worker ends another way
+    return app.wsgi
+
+
+def _shutdown_wsgi_apps() -> None:
+    """Run the shutdown hooks of the apps this worker started, once."""
+    while _started_wsgi_apps:
+        _started_wsgi_apps.pop().wsgi_shutdown()
+
+
+def _granian_wsgi_worker(spawn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Run granian's WSGI worker, then the app's shutdown hooks when it stops.
+
+    Done here rather than at interpreter exit, where Python no longer lets the
+    thread pool that runs sync hooks take work.
+    """
+    try:
+        spawn(*args, **kwargs)
+    finally:
+        _shutdown_wsgi_apps()
+
+
+def _serve_granian(
+    import_string: str,
+    interface: Interface,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    threads: int | None = None,
+    reload: bool = False,
+    log_access: bool = False,
+) -> None:
+    import multiprocessing
+
+    from granian import Granian
+    from granian.constants import Interfaces
+    from watchfiles import PythonFilter
+
+    # The app is already imported here (to check it); workers must import it afresh,
+    # or they would serve stale code after a reload.
+    multiprocessing.set_start_method("spawn", force=True)
+    server = Granian(
+        import_string,
+        address=host,
+        port=port,
+        interface=Interfaces(interface),
+        workers=workers,
+        blocking_threads=threads,
+        log_access=log_access,
+        reload=reload,
+        reload_paths=[Path.cwd()],
+        reload_filter=PythonFilter,  # like uvicorn: not on logs, databases...
+        reload_ignore_worker_failure=reload,
+    )
+    if interface == "asgi":  # hooks run in the ASGI lifespan
+        server.serve(target_loader=_granian_asgi_loader)
+        return
+    # granian's own WSGI worker function, wrapped to run the app's shutdown hooks.
+    spawner = getattr(type(server), "_spawn_wsgi_worker", None)
+    worker = (
+        None if spawner is None else functools.partial(_granian_wsgi_worker, spawner)
+    )
+    server.serve(spawn_target=worker, target_loader=_granian_wsgi_loader)
+
+
+def _serve_uvicorn(
+    import_string: str, *, host: str, port: int, workers: int = 1, reload: bool = False
+) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        import_string,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        reload_dirs=[os.getcwd()] if reload else None,
+        lifespan="on",
+    )
+
+
+def _announce(
+    import_string: str,
+    server: str,
+    interface: str,
+    host: str,
+    port: int,
+    details: Iterable[str],
+) -> None:
+    address = f"[{host}]" if ":" in host else host
+    extra = ", ".join([interface, *details])
+    click.echo(
+        f"kettle: serving {import_string} with {server} ({extra}) "
+        f"at http://{address}:{port}",
+        err=True,
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    kettle.__version__,
+    prog_name="kettle",
+    message=f"%(prog)s %(version)s (Python {sys.version.split()[0]})",
+)
+def cli() -> None:
+    """Run, serve and inspect Kettle apps.
+
+    Name the app as MODULE:APP (for example myproject.web:app). MODULE alone
+    means its attribute 'app'; with no name, app.py in the current folder must
+    define 'app'.
+    """
+
+
+def _app_argument(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.argument("target", metavar=APP_METAVAR, required=False)(func)
+
+
+def _address_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--port",
+        "-p",
+        default=8000,
+        show_default=True,
+        type=click.IntRange(1, 65535),
+        help="Port to listen on.",
+    )(func)
+    return click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        help="Address to listen on (0.0.0.0 for every interface).",
+    )(func)
+
+
+@cli.command()
+@_app_argument
+@_address_options
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Restart the server when files in the current folder change.",
+)
+@click.option(
+    "--server",
+    type=click.Choice(["granian", "uvicorn"]),
+    default="granian",
+    show_default=True,
+    help="The server to run the app with.",
+)
+def run(
+    target: str | None, host: str, port: int, reload: bool, server: ServerName
+) -> None:
+    """Run the development server: debug mode, reload on changes, ASGI."""
+    os.environ["KETTLE_DEBUG"] = "1"  # read by Kettle() when the app is created
+    _, import_string = load_app(target)
+    details = ["debug", "reload" if reload else "no reload"]
+    _announce(import_string, server, "asgi", host, port, details)
+    if server == "uvicorn":
+        _serve_uvicorn(import_string, host=host, port=port, reload=reload)
+    else:
+        _serve_granian(
+            import_string, "asgi", host=host, port=port, reload=reload, log_access=True
+        )
+
+
+@cli.command()
+@_app_argument
+@_address_options
+@click.option(
+    "--workers",
+    "-w",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of worker processes.",
+)
+@click.option(
+    "--interface",
+    type=click.Choice(["auto", "asgi", "wsgi"]),
+    default="auto",
+    show_default=True,
+    help="auto: WSGI when every handler and hook is sync and nothing needs ASGI.",
+)
+@click.option(
+    "--server",
+    type=click.Choice(["granian", "uvicorn"]),
+    default="granian",
+    show_default=True,
+    help="The server; uvicorn serves ASGI only.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads per worker for the WSGI interface (default: granian's).",
+)
+def serve(
+    target: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    interface: Literal["auto", "asgi", "wsgi"],
+    server: ServerName,
+    threads: int | None,
+) -> None:
+    """Serve the app in production: worker processes, debug off."""
+    os.environ["KETTLE_DEBUG"] = "0"  # read by Kettle() when the app is created
+    app, import_string = load_app(target)
+    chosen: Interface
+    if interface == "auto":
+        chosen = "asgi" if server == "uvicorn" else app.preferred_interface()
+    else:
+        chosen = interface
+    if server == "uvicorn" and chosen == "wsgi":
+        raise click.UsageError(
+            "uvicorn serves ASGI only: use '--server granian' for WSGI, "
+            "or '--interface asgi'"
+        )
+    if threads is not None and chosen != "wsgi":
+        raise click.UsageError("--threads applies to the WSGI interface only")
+    if app.debug:
+        click.echo(
+            "kettle: warning: debug is on (set in the app's code): error pages "
+            "show tracebacks to clients",
+            err=True,
+        )
+    details = [_plural(workers, "worker")]
+    if threads is not None:
+        details.append(_plural(threads, "thread"))
+    _announce(import_string, server, chosen, host, port, details)
+    if server == "uvicorn":
+        _serve_uvicorn(import_string, host=host, port=port, workers=workers)
+    else:
+        _serve_granian(
+            import_string,
+            chosen,
+            host=host,
+            port=port,
+            workers=workers,
+            threads=threads,
+        )
+
+
+def _qualified_name(obj: Any) -> str:
+    """``module.qualname`` of a handler, view class or mounted app."""
+    if isinstance(obj, functools.partial):
+        obj = obj.func
+    qualname = getattr(obj, "__qualname__", None)
+    if not isinstance(qualname, str):
+        obj = type(obj)
+        qualname = obj.__qualname__
+    module = getattr(obj, "__module__", None)
+    return f"{module}.{qualname}" if module and module != "builtins" else qualname
+
+
+def route_table(app: Kettle) -> list[tuple[str, str, str, str]]:
+    """The rows of ``kettle routes``: path, methods, name, endpoint.
+
+    Methods are sorted; ``HEAD`` added automatically for ``GET`` is left out. Routes
+    for the same path, name and endpoint (a :class:`~kettle.View`'s methods) share a
+    row. Mounts come last, with ``(mount)`` as their method.
+    """
+    rows: dict[tuple[str, str, str], set[str]] = {}
+    mounts: list[tuple[str, str, str, str]] = []
+    for item in app.router.iter_routes():
+        if isinstance(item, Mount):
+            endpoint = _qualified_name(item.app)
+            mounts.append((item.path, "(mount)", item.name or "", endpoint))
+            continue
+        if isinstance(item, WebSocketRoute):
+            methods = set(item.methods)
+        else:
+            methods = {m for m in item.methods if not (m == "HEAD" and item.auto_head)}
+        key = (item.path, item.name, _qualified_name(item.endpoint))
+        rows.setdefault(key, set()).update(methods)
+    table = [
+        (path, ",".join(sorted(methods)), name, endpoint)
+        for (path, name, endpoint), methods in rows.items()
+    ]
+    return table + mounts
+
+
+@cli.command()
+@_app_argument
+def routes(target: str | None) -> None:
+    """List the app's routes and mounts."""
+    app, _ = load_app(target)
+    rows = route_table(app)
+    if not rows:
+        click.echo("No routes.")
+        return
+    header = ("Path", "Methods", "Name", "Endpoint")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        click.echo(
+            "  ".join(
+                cell.ljust(w) for cell, w in zip(row, widths, strict=True)
+            ).rstrip()
+        )
+
+
+def _enable_completion(namespace: dict[str, Any]) -> None:
+    """Tab completion of the shell's names, where readline is available."""
+    if not sys.stdin.isatty():
+        return
+    try:
+        import readline
+        import rlcompleter
+    except ImportError:  # pragma: no cover - platforms without readline
+        return
+    readline.set_completer(rlcompleter.Completer(namespace).complete)
+    readline.parse_and_bind("tab: complete")
+
+
+@cli.command()
+@_app_argument
+def shell(target: str | None) -> None:
+    """Open a Python shell with 'app' and 'kettle', in the app's context.
+
+    Uses IPython when it is installed. Runs the PYTHONSTARTUP file first, if set.
+    """
+    app, import_string = load_app(target)
+    namespace: dict[str, Any] = {"app": app, "kettle": kettle}
+    banner = (
+        f"Python {sys.version.split()[0]} on {sys.platform}, "
+        f"Kettle {kettle.__version__}\n"
+        f"app: {import_string} {app!r}; names: app, kettle"
+    )
+    with app.app_context():
+        startup = os.environ.get("PYTHONSTARTUP")
+        if startup and os.path.isfile(startup):
+            source = Path(startup).read_text(encoding="utf-8")
+            exec(compile(source, startup, "exec"), namespace)  # noqa: S102
+        try:
+            ipython = importlib.import_module("IPython")
+        except ImportError:
+            _enable_completion(namespace)
+            code.interact(banner=banner, local=namespace, exitmsg="")
+        else:
+            click.echo(banner)
+            ipython.start_ipython(argv=[], user_ns=namespace)
+
+
+def main() -> None:
+    """The ``kettle`` console script."""
+    cli.main(prog_name="kettle")
+
+
+if __name__ == "__main__":
+    main()
