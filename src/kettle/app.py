@@ -65,6 +65,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 Lifespan = Callable[["Kettle"], AbstractAsyncContextManager[Any]]
 
 
+def _overrides(middleware: HTTPMiddleware, name: str) -> bool:
+    return getattr(type(middleware), name) is not getattr(HTTPMiddleware, name)
+
+
+def _response_hooks(
+    chain: tuple[HTTPMiddleware, ...],
+) -> tuple[Callable[[Request, Response], Response], ...]:
+    """The ``process_response`` hooks of ``chain`` (outermost first), inner first."""
+    return tuple(
+        m.process_response for m in reversed(chain) if _overrides(m, "process_response")
+    )
+
+
 async def _call_lifespan_hook(func: Callable[[], Any]) -> None:
     result = func()
     if is_async(func):
@@ -125,12 +138,18 @@ class Kettle(Scaffold):
         self.state: dict[str, Any] = {}
         self._scoped: dict[str | None, Scaffold] = {None: self}
         self._middleware: list[tuple[Any, dict[str, Any]]] = []
+        self._http_middleware: list[HTTPMiddleware] = []  # in the order added
         self._pipelines: list[Pipeline] = []
         self._built = False
         self._build_lock = threading.Lock()
         self._wsgi_started = False
         self.limits: FormLimits
-        self._mw_request: tuple[Callable[[Request], Response | None], ...] = ()
+        # Request hooks run outermost first (with their position); response hooks
+        # innermost first.
+        self._mw_chain: tuple[HTTPMiddleware, ...] = ()
+        self._mw_request: tuple[
+            tuple[int, Callable[[Request], Response | None]], ...
+        ] = ()
         self._mw_response: tuple[Callable[[Request, Response], Response], ...] = ()
         self._asgi_stack: ASGIApp = self._build_and_call
         self._has_asgi_middleware = False
@@ -287,10 +306,16 @@ class Kettle(Scaffold):
         """Add a middleware; the last one added is the outermost.
 
         ``middleware_class`` is an :class:`~kettle.middleware.HTTPMiddleware` subclass
-        (runs under ASGI and WSGI) or any ASGI middleware ``cls(app, **options)``.
+        (runs under ASGI and WSGI; made at once, so bad options fail here) or any
+        ASGI middleware ``cls(app, **options)`` (made when the app starts).
         """
         self._check_setup("add middleware")
-        self._middleware.append((middleware_class, options))
+        if isinstance(middleware_class, type) and issubclass(
+            middleware_class, HTTPMiddleware
+        ):
+            self._http_middleware.append(middleware_class(self, **options))
+        else:
+            self._middleware.append((middleware_class, options))
 
     def on_startup(self, func: F) -> F:
         """Run ``func()`` (sync or async) when the server starts."""
@@ -347,29 +372,20 @@ class Kettle(Scaffold):
         self._app_teardown = tuple(
             (h, is_async(h)) for h in reversed(self.teardown_request_funcs)
         )
-        kettle_mw: list[HTTPMiddleware] = []
         stack: ASGIApp = self._asgi_core
         for cls, options in self._middleware:
-            if isinstance(cls, type) and issubclass(cls, HTTPMiddleware):
-                kettle_mw.append(cls(self, **options))
-            else:
-                stack = cls(stack, **options)
-                self._has_asgi_middleware = True
-        base_req, base_resp = (
-            HTTPMiddleware.process_request,
-            HTTPMiddleware.process_response,
-        )
-        self._mw_request = tuple(
-            m.process_request
-            for m in reversed(kettle_mw)
-            if type(m).process_request is not base_req
-        )
-        self._mw_response = tuple(
-            m.process_response
-            for m in kettle_mw
-            if type(m).process_response is not base_resp
-        )
+            stack = cls(stack, **options)
+            self._has_asgi_middleware = True
         self._asgi_stack = stack
+        # PERF: only overridden hooks are called per request.
+        chain = tuple(reversed(self._http_middleware))
+        self._mw_chain = chain
+        self._mw_request = tuple(
+            (i, m.process_request)
+            for i, m in enumerate(chain)
+            if _overrides(m, "process_request")
+        )
+        self._mw_response = _response_hooks(chain)
 
     async def startup(self) -> None:
         """Run the start-up hooks, then enter the ``lifespan`` context."""
@@ -553,8 +569,13 @@ class Kettle(Scaffold):
                 return RedirectResponse(url, 308)
         raise HTTPException(404)
 
-    def _finish(self, request: Request, response: Response) -> Response:
-        for process in self._mw_response:
+    def _finish(
+        self,
+        request: Request,
+        response: Response,
+        hooks: tuple[Callable[[Request, Response], Response], ...] | None = None,
+    ) -> Response:
+        for process in self._mw_response if hooks is None else hooks:
             response = process(request, response)
         response.finalize(
             request.scheme == "https" or bool(self.config["COOKIE_SECURE"])
@@ -564,10 +585,12 @@ class Kettle(Scaffold):
     async def dispatch_async(self, request: Request) -> Response | Mount:
         """Answer a request from async code (ASGI)."""
         try:
-            for process in self._mw_request:
+            for position, process in self._mw_request:
                 early = process(request)
                 if early is not None:
-                    return self._finish(request, early)
+                    # Only the middleware the request went through see the response.
+                    hooks = _response_hooks(self._mw_chain[: position + 1])
+                    return self._finish(request, early, hooks)
             target = self._resolve(request)
             if type(target) is Pipeline:
                 if target.all_sync:
@@ -585,10 +608,12 @@ class Kettle(Scaffold):
     def dispatch_sync(self, request: Request) -> Response | Mount:
         """Answer a request from sync code (WSGI)."""
         try:
-            for process in self._mw_request:
+            for position, process in self._mw_request:
                 early = process(request)
                 if early is not None:
-                    return self._finish(request, early)
+                    # Only the middleware the request went through see the response.
+                    hooks = _response_hooks(self._mw_chain[: position + 1])
+                    return self._finish(request, early, hooks)
             target = self._resolve(request)
             if type(target) is Pipeline:
                 if target.all_sync:

@@ -42,16 +42,17 @@ def redirect(target: str, status_code: int = 302, **params: Any) -> RedirectResp
 
         return redirect("show_user", user_id=3)    # /users/3
         return redirect("/login?next=/")           # as given
+
+    Raises:
+        LookupError: ``params`` were given but no route is named ``target``.
     """
     if "/" not in target and ":" not in target:
-        app = _current_app()
-        try:
-            app.router.lookup(
-                target.lstrip(".") if not target.startswith(".") else target[1:]
-            )
-        except LookupError:
-            if params:
-                raise
-        else:
+        current = request_var.get(None)
+        app = current.app if current is not None else app_var.get(None)
+        if app is not None and (target.startswith(".") or app.router.has_name(target)):
             return RedirectResponse(app.url_for(target, **params), status_code)
+        if params:
+            raise LookupError(
+                f"no route named {target!r} to fill with {sorted(params)}"
+            )
     return RedirectResponse(target, status_code)

@@ -280,6 +280,10 @@ class Router:
                 return mount
         return None
 
+    def has_name(self, name: str) -> bool:
+        """Whether a route is registered as ``name``."""
+        return name in self._names
+
     def lookup(self, name: str) -> BaseRoute:
         """Return the route registered as ``name``."""
         try:
