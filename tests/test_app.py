@@ -558,3 +558,23 @@ def test_wsgi_shutdown_from_atexit_runs_sync_hooks(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "sync shutdown ran" in result.stdout
     assert "async shutdown ran" in result.stdout
+
+
+def test_streamed_body_keeps_request_until_closed(app, make_client):
+    """Teardown runs after a streamed body is sent, and the stream sees the request."""
+    from kettle import StreamingResponse
+
+    events = []
+    app.teardown_request(lambda exc: events.append("teardown"))
+
+    @app.get("/stream")
+    def stream():
+        def produce():
+            for i in range(3):
+                events.append(f"chunk {i}")
+                yield f"{request.path}:{i};"
+
+        return StreamingResponse(produce())
+
+    assert make_client(app).get("/stream").text == "/stream:0;/stream:1;/stream:2;"
+    assert events == ["chunk 0", "chunk 1", "chunk 2", "teardown"]

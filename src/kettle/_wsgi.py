@@ -3,7 +3,9 @@ under WSGI."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -39,19 +41,55 @@ def handle(
             environ, start_response
         )
     token = request_var.set(request)
-    try:
-        response = app.dispatch_sync(request)
-        if type(response) is Mount:
-            return call_asgi(response.app, environ, start_response, response.path)
-        body = response.wsgi(environ, start_response)  # type: ignore[union-attr]
-    finally:
+
+    def finish() -> None:
         try:
             app.teardown_sync(request)
         finally:
-            request_var.reset(token)
+            try:
+                request_var.reset(token)
+            except ValueError:  # closed from another context by the server
+                request_var.set(None)
+
+    try:
+        response = app.dispatch_sync(request)
+        if type(response) is Mount:
+            body = call_asgi(response.app, environ, start_response, response.path)
+        else:
+            body = response.wsgi(environ, start_response)  # type: ignore[union-attr]
+    except BaseException:
+        finish()
+        raise
     if request.error is not None and environ.get("kettle.raise_exceptions"):
+        finish()
         raise request.error
-    return body
+    if type(body) is list:
+        finish()
+        return body
+    # A streamed body is produced after this returns: keep the request current, and
+    # run teardown hooks when the server closes the body.
+    return _ClosingBody(body, finish)
+
+
+class _ClosingBody:
+    """A WSGI body that runs ``on_close`` once the server has finished with it."""
+
+    __slots__ = ("_body", "_on_close")
+
+    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._body = body
+        self._on_close = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._on_close()
 
 
 def _scope_from_environ(environ: WSGIEnviron, mount_path: str) -> dict[str, Any]:
