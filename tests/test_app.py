@@ -578,3 +578,88 @@ def test_streamed_body_keeps_request_until_closed(app, make_client):
 
     assert make_client(app).get("/stream").text == "/stream:0;/stream:1;/stream:2;"
     assert events == ["chunk 0", "chunk 1", "chunk 2", "teardown"]
+
+
+def test_validation_errors_reach_422_handler(app, make_client):
+    from kettle.exceptions import RequestValidationError
+
+    @app.errorhandler(422)
+    def invalid(exc):
+        assert isinstance(exc, RequestValidationError)
+        return {"problems": len(exc.errors)}, 422
+
+    app.get("/items")(lambda page: {"page": page})
+    response = make_client(app).get("/items")
+    assert response.status_code == 422
+    assert response.json() == {"problems": 1}
+
+
+def test_500_handler_still_logs_and_reports(app, make_client, caplog):
+    seen = []
+    app.errorhandler(500)(lambda exc: ("sorry", 500))
+    app.teardown_request(lambda exc: seen.append(type(exc).__name__))
+
+    @app.get("/")
+    def index():
+        raise KeyError("lost")
+
+    assert make_client(app).get("/").text == "sorry"
+    assert "Exception on GET /" in caplog.text
+    assert seen == ["KeyError"]
+    with pytest.raises(KeyError):
+        make_client(app, raise_server_exceptions=True).get("/")
+
+
+def test_custom_405_handler_keeps_allow(app, make_client):
+    app.errorhandler(405)(lambda exc: ("no", 405))
+    app.get("/x")(lambda: "x")
+    response = make_client(app).post("/x")
+    assert (response.status_code, response.text) == (405, "no")
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_app_hooks_run_for_unrouted_requests(app, make_client):
+    calls = []
+
+    @app.before_request
+    def before():
+        calls.append(("before", request.path))
+
+    @app.after_request
+    def after(response):
+        response.headers["x-hooked"] = "1"
+        return response
+
+    app.get("/dir/")(lambda: "dir")
+    app.get("/only-get")(lambda: "x")
+    client = make_client(app, follow_redirects=False)
+    for method, path, status in [
+        ("GET", "/missing", 404),
+        ("POST", "/only-get", 405),
+        ("OPTIONS", "/only-get", 204),
+        ("GET", "/dir", 308),
+    ]:
+        response = client.request(method, path)
+        assert response.status_code == status
+        assert response.headers["x-hooked"] == "1"
+    assert calls == [
+        ("before", "/missing"),
+        ("before", "/only-get"),
+        ("before", "/only-get"),
+        ("before", "/dir"),
+    ]
+
+
+def test_limit_settings_from_environment(monkeypatch, make_client):
+    monkeypatch.setenv("KETTLE_MAX_FILE_SIZE", "1000")
+    app = Kettle(env_file=None)
+    app.setup()
+    assert app.limits.max_file_size == 1000
+
+
+def test_bad_limit_setting_is_a_clear_error():
+    app = Kettle(env_file=None, MAX_BODY_SIZE="lots")
+    with pytest.raises(
+        ImproperlyConfigured, match="MAX_BODY_SIZE must be a whole number"
+    ):
+        app.setup()

@@ -130,3 +130,25 @@ def test_import_pulls_in_no_battery_or_heavy_dependency():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_streaming_through_the_wsgi_bridge_is_complete():
+    """Mounted apps and plain ASGI middleware stream in full under WSGI."""
+    from kettle import StreamingResponse
+
+    class Passthrough:
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            await self.app(scope, receive, send)
+
+    inner = Kettle(env_file=None)
+    inner.get("/s")(lambda: StreamingResponse(iter(["a", "b", "c"])))
+    outer = Kettle(env_file=None)
+    outer.mount("/m", inner)
+    assert outer.test_client(interface="wsgi").get("/m/s").text == "abc"
+    wrapped = Kettle(env_file=None)
+    wrapped.add_middleware(Passthrough)
+    wrapped.get("/s")(lambda: StreamingResponse(iter(["a", "b", "c"])))
+    assert wrapped.test_client(interface="wsgi").get("/s").text == "abc"

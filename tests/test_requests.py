@@ -308,3 +308,52 @@ def test_request_proxy_in_async_and_sync(app, make_client):
     client = make_client(app)
     assert client.get("/sync").text == "/sync"
     assert client.get("/async").text == "/async"
+
+
+def test_sync_body_read_with_async_hook_waits_on_the_server_loop(app):
+    """A def handler on the async pipeline reads a body that arrives later."""
+    import asyncio
+
+    @app.before_request
+    async def hook():
+        return None
+
+    @app.post("/")
+    def index():
+        return {"size": len(request.get_body())}
+
+    async def scenario():
+        queue: asyncio.Queue = asyncio.Queue()
+        sent = []
+
+        async def receive():
+            return await queue.get()  # bound to this (the server's) loop
+
+        async def send(message):
+            sent.append(message)
+
+        async def feed():
+            await asyncio.sleep(0.05)
+            await queue.put(
+                {"type": "http.request", "body": b"x" * 10, "more_body": True}
+            )
+            await queue.put(
+                {"type": "http.request", "body": b"y" * 5, "more_body": False}
+            )
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/",
+            "query_string": b"",
+            "headers": [],
+            "scheme": "http",
+        }
+        feeder = asyncio.ensure_future(feed())
+        await asyncio.wait_for(app(scope, receive, send), 5)
+        await feeder
+        return sent
+
+    sent = asyncio.run(scenario())
+    assert sent[0]["status"] == 200
+    assert sent[1]["body"] == b'{"size":15}'

@@ -9,7 +9,6 @@ from .errors import logger
 from .exceptions import HTTPException
 from .exceptions import WebSocketDisconnect
 from .exceptions import WebSocketException
-from .handlers import RequestValidationError
 from .requests import Request
 from .routing import Mount
 from .types import Receive
@@ -78,7 +77,7 @@ async def handle_websocket(
         pass
     except WebSocketException as exc:
         await websocket.close(exc.code, exc.reason)
-    except (HTTPException, RequestValidationError) as exc:
+    except HTTPException as exc:
         reason = str(getattr(exc, "detail", "Invalid request"))[:120]
         await websocket.close(1008, reason)
     except Exception:

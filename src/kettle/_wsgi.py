@@ -151,26 +151,37 @@ def call_asgi(
     length = int(environ.get("CONTENT_LENGTH") or 0)
     state: dict[str, Any] = {"status": 500, "headers": [], "body": [], "sent": False}
 
-    async def receive() -> Message:
-        nonlocal length
-        if state["sent"]:
-            return {"type": "http.disconnect"}
-        chunk = stream.read(min(length, 65536)) if length > 0 else b""
-        length -= len(chunk)
-        more = length > 0 and bool(chunk)
-        if not more:
-            state["sent"] = True
-        return {"type": "http.request", "body": chunk, "more_body": more}
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            state["status"] = message["status"]
-            state["headers"] = message.get("headers", [])
-        elif message["type"] == "http.response.body":
-            state["body"].append(message.get("body", b""))
-
     async def run() -> None:
-        await asgi_app(scope, receive, send)
+        import asyncio
+
+        finished = asyncio.Event()
+
+        async def receive() -> Message:
+            nonlocal length
+            if state["sent"]:
+                # The client stays until the whole response is produced.
+                await finished.wait()
+                return {"type": "http.disconnect"}
+            chunk = stream.read(min(length, 65536)) if length > 0 else b""
+            length -= len(chunk)
+            more = length > 0 and bool(chunk)
+            if not more:
+                state["sent"] = True
+            return {"type": "http.request", "body": chunk, "more_body": more}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                state["headers"] = message.get("headers", [])
+            elif message["type"] == "http.response.body":
+                state["body"].append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    finished.set()
+
+        try:
+            await asgi_app(scope, receive, send)
+        finally:
+            finished.set()
 
     run_sync(run())
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in state["headers"]]

@@ -22,8 +22,8 @@ from ._pipeline import call_hook_async
 from ._pipeline import call_hook_sync
 from ._pipeline import is_async
 from .blueprints import Blueprint
+from .concurrency import run_in_threadpool
 from .concurrency import run_sync
-from .concurrency import run_sync_in_threadpool
 from .concurrency import set_threadpool_size
 from .config import Config
 from .config import read_dotenv
@@ -35,7 +35,6 @@ from .errors import logger
 from .exceptions import HTTPException
 from .exceptions import ImproperlyConfigured
 from .handlers import HandlerPlan
-from .handlers import RequestValidationError
 from .handlers import make_response
 from .handlers import path_converters
 from .middleware.base import HTTPMiddleware
@@ -63,6 +62,15 @@ __all__ = ("Kettle",)
 
 F = TypeVar("F", bound=Callable[..., Any])
 Lifespan = Callable[["Kettle"], AbstractAsyncContextManager[Any]]
+
+
+def _answer_unrouted(request: Request) -> Response:
+    """The handler of the fallback pipeline: answer what routing decided."""
+    outcome = request.unrouted
+    if isinstance(outcome, BaseException):
+        raise outcome
+    assert outcome is not None
+    return outcome
 
 
 def _overrides(middleware: HTTPMiddleware, name: str) -> bool:
@@ -153,13 +161,14 @@ class Kettle(Scaffold):
         self._mw_response: tuple[Callable[[Request, Response], Response], ...] = ()
         self._asgi_stack: ASGIApp = self._build_and_call
         self._has_asgi_middleware = False
+        self._fallback: Pipeline | None = None
         self._lifespan_stack: contextlib.AsyncExitStack | None = None
 
     # -- settings -----------------------------------------------------------------
 
     @property
     def debug(self) -> bool:
-        """Whether debug mode is on (``DEBUG``): tracebacks are shown to clients."""
+        """Whether debug mode (``DEBUG``) is on, showing tracebacks to clients."""
         return bool(self.config.get("DEBUG"))
 
     @debug.setter
@@ -346,16 +355,17 @@ class Kettle(Scaffold):
         from .formparsers import FormLimits
 
         cfg = self.config
+        limit = cfg.get_int
         self.limits = FormLimits(
-            max_body_size=int(cfg["MAX_BODY_SIZE"]),
-            max_upload_size=int(cfg["MAX_UPLOAD_SIZE"]),
-            max_fields=int(cfg["MAX_FORM_FIELDS"]),
-            max_files=int(cfg["MAX_FORM_FILES"]),
-            max_part_size=int(cfg["MAX_FORM_PART_SIZE"]),
-            max_file_size=cfg["MAX_FILE_SIZE"],
-            spool_max_size=int(cfg["FORM_SPOOL_SIZE"]),
+            max_body_size=limit("MAX_BODY_SIZE"),
+            max_upload_size=limit("MAX_UPLOAD_SIZE"),
+            max_fields=limit("MAX_FORM_FIELDS"),
+            max_files=limit("MAX_FORM_FILES"),
+            max_part_size=limit("MAX_FORM_PART_SIZE"),
+            max_file_size=limit("MAX_FILE_SIZE", optional=True),
+            spool_max_size=limit("FORM_SPOOL_SIZE"),
         )
-        set_threadpool_size(int(cfg["THREAD_POOL_SIZE"]))
+        set_threadpool_size(limit("THREAD_POOL_SIZE"))
         app_scope = self._scoped[None]
         for pipeline in self._pipelines:
             bp = self._scoped.get(pipeline.blueprint) if pipeline.blueprint else None
@@ -369,6 +379,14 @@ class Kettle(Scaffold):
             after += reversed(app_scope.after_request_funcs)
             teardown += reversed(app_scope.teardown_request_funcs)
             pipeline.finalize(before, after, teardown)
+        if self.before_request_funcs or self.after_request_funcs:
+            fallback = Pipeline(self, HandlerPlan(_answer_unrouted, []), None)
+            fallback.finalize(
+                list(self.before_request_funcs),
+                list(reversed(self.after_request_funcs)),
+                list(reversed(self.teardown_request_funcs)),
+            )
+            self._fallback = fallback
         self._app_teardown = tuple(
             (h, is_async(h)) for h in reversed(self.teardown_request_funcs)
         )
@@ -490,31 +508,54 @@ class Kettle(Scaffold):
     def _default_error(self, request: Request, exc: Exception) -> Response | None:
         if isinstance(exc, HTTPException):
             return error_response(request, exc.status_code, exc.detail, exc.headers)
-        if isinstance(exc, RequestValidationError):
-            return error_response(None, 422, exc.errors)
         return None
 
     def _internal_error(self, request: Request, exc: Exception) -> Response:
-        logger().error("Exception on %s %s", request.method, request.path, exc_info=exc)
-        request.error = exc
+        """Log an unhandled exception and make the 500 response (a debug page when
+        ``DEBUG`` is on; never a traceback otherwise)."""
+        self._record_unhandled(request, exc)
         if self.debug:
             return debug_response(request, exc)
         return error_response(request, 500)
+
+    def _record_unhandled(self, request: Request, exc: Exception) -> None:
+        logger().error("Exception on %s %s", request.method, request.path, exc_info=exc)
+        request.error = exc
+
+    def _error_plan(
+        self, request: Request, exc: Exception, blueprint: str | None
+    ) -> Callable[..., Any] | Response:
+        """The user's handler for ``exc``, or the default response."""
+        handler = self._find_error_handler(exc, blueprint)
+        if handler is not None:
+            return handler
+        response = self._default_error(request, exc)
+        if response is not None:
+            return response
+        handler = self._find_error_handler(HTTPException(500), blueprint)
+        if handler is None:
+            return self._internal_error(request, exc)
+        # A 500 handler answers it, but the error is still logged and reported.
+        self._record_unhandled(request, exc)
+        return handler
+
+    @staticmethod
+    def _error_response(exc: Exception, rv: Any) -> Response:
+        response = make_response(rv)
+        if isinstance(exc, HTTPException) and exc.headers:
+            for key, value in exc.headers.items():  # keep Allow, WWW-Authenticate...
+                response.headers.setdefault(key, value)
+        return response
 
     def handle_user_error_sync(
         self, request: Request, exc: Exception, blueprint: str | None
     ) -> Response:
         """Answer ``exc`` raised while handling a request, from sync code."""
-        handler = self._find_error_handler(exc, blueprint)
-        if handler is None:
-            response = self._default_error(request, exc)
-            if response is not None:
-                return response
-            handler = self._find_error_handler(HTTPException(500), blueprint)
-            if handler is None:
-                return self._internal_error(request, exc)
+        plan = self._error_plan(request, exc, blueprint)
+        if isinstance(plan, Response):
+            return plan
         try:
-            return make_response(call_hook_sync(handler, is_async(handler), exc))
+            return self._error_response(exc, call_hook_sync(plan, is_async(plan), exc))
         except Exception as inner:
             return self._internal_error(request, inner)
 
@@ -522,16 +563,12 @@ class Kettle(Scaffold):
         self, request: Request, exc: Exception, blueprint: str | None
     ) -> Response:
         """Answer ``exc`` raised while handling a request, from async code."""
-        handler = self._find_error_handler(exc, blueprint)
-        if handler is None:
-            response = self._default_error(request, exc)
-            if response is not None:
-                return response
-            handler = self._find_error_handler(HTTPException(500), blueprint)
-            if handler is None:
-                return self._internal_error(request, exc)
+        plan = self._error_plan(request, exc, blueprint)
+        if isinstance(plan, Response):
+            return plan
         try:
-            return make_response(await call_hook_async(handler, is_async(handler), exc))
+            rv = await call_hook_async(plan, is_async(plan), exc)
+            return self._error_response(exc, rv)
         except Exception as inner:
             return self._internal_error(request, inner)
 
@@ -541,24 +578,39 @@ class Kettle(Scaffold):
         """Route the request: its pipeline, an automatic response, or a mount.
 
         Raises:
-            HTTPException: 404 or 405.
+            HTTPException: 404 or 405 (when the app has no request hooks).
         """
-        method = request.method
-        path = request.path
-        route, found = self.router.match(method, path)
+        route, found = self.router.match(request.method, request.path)
         if route is not None:
             request.route = route
             request.path_params = found  # type: ignore[assignment]
             return route.handler  # type: ignore[no-any-return]
         allowed: frozenset[str] = found  # type: ignore[assignment]
+        if not allowed:
+            mount = self.router.match_mount(request.path)
+            if mount is not None:
+                return mount
+        outcome = self._unrouted(request, allowed)
+        if self._fallback is not None:
+            # The app's before/after hooks see 404s, 405s and redirects too (Flask).
+            request.unrouted = outcome
+            return self._fallback
+        if isinstance(outcome, Response):
+            return outcome
+        raise outcome
+
+    def _unrouted(
+        self, request: Request, allowed: frozenset[str]
+    ) -> Response | HTTPException:
+        """The answer to a request no route takes: OPTIONS, 405, a slash redirect
+        or 404."""
+        method = request.method
+        path = request.path
         if allowed:
             allow = ", ".join(sorted(allowed | {"OPTIONS"}))
             if method == "OPTIONS":
                 return Response(status_code=204, headers={"allow": allow})
-            raise HTTPException(405, headers={"allow": allow})
-        mount = self.router.match_mount(path)
-        if mount is not None:
-            return mount
+            return HTTPException(405, headers={"allow": allow})
         if self.config["REDIRECT_SLASHES"] and path != "/":
             other = path[:-1] if path.endswith("/") else path + "/"
             other_route, other_allowed = self.router.match(method, other)
@@ -567,7 +619,7 @@ class Kettle(Scaffold):
                 if request.query_string:
                     url += "?" + request.query_string.decode("latin-1")
                 return RedirectResponse(url, 308)
-        raise HTTPException(404)
+        return HTTPException(404)
 
     def _finish(
         self,
@@ -594,7 +646,7 @@ class Kettle(Scaffold):
             target = self._resolve(request)
             if type(target) is Pipeline:
                 if target.all_sync:
-                    response = await run_sync_in_threadpool(target.run_sync, request)
+                    response = await run_in_threadpool(target.run_sync, request)
                 else:
                     response = await target.run_async(request)
             elif isinstance(target, Mount):

@@ -71,16 +71,18 @@ def run_in_threadpool(
 ) -> Awaitable[T]:
     """Run a blocking ``func`` in Kettle's thread pool, keeping context variables.
 
-    Returns an awaitable; the event loop stays free while ``func`` runs.
+    Returns an awaitable; the event loop stays free while ``func`` runs. Inside
+    ``func``, :func:`run_sync` runs coroutines on this event loop (so a ``def``
+    handler can read the request body with ``request.get_body()``).
     """
     import asyncio
 
     loop = asyncio.get_running_loop()
-    ctx = contextvars.copy_context()
     if kwargs:
-        call = functools.partial(ctx.run, functools.partial(func, **kwargs), *args)
-    else:
-        call = functools.partial(ctx.run, func, *args)
+        func = functools.partial(func, **kwargs)
+    call = functools.partial(
+        contextvars.copy_context().run, _call_with_loop, loop, func, *args
+    )
     return loop.run_in_executor(_get_executor(), call)
 
 
@@ -143,17 +145,3 @@ def _call_with_loop(
         return func(*args)
     finally:
         _local.main_loop = None
-
-
-def run_sync_in_threadpool(func: Callable[..., T], *args: Any) -> Awaitable[T]:
-    """Like :func:`run_in_threadpool`, and :func:`run_sync` inside reaches this loop.
-
-    Used for sync handlers, so they can read the request body synchronously.
-    """
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    call = functools.partial(
-        contextvars.copy_context().run, _call_with_loop, loop, func, *args
-    )
-    return loop.run_in_executor(_get_executor(), call)

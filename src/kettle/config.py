@@ -7,6 +7,10 @@ import importlib
 import os
 from collections.abc import Mapping
 from typing import Any
+from typing import Literal
+from typing import overload
+
+from .exceptions import ImproperlyConfigured
 
 __all__ = ("DEFAULTS", "Config")
 
@@ -124,6 +128,30 @@ class Config(dict[str, Any]):
             if key.startswith(prefix) and len(key) > len(prefix):
                 name = key[len(prefix) :]
                 self[name] = _coerce(key, value, self.get(name))
+
+    @overload
+    def get_int(self, key: str, *, optional: Literal[False] = False) -> int: ...
+    @overload
+    def get_int(self, key: str, *, optional: Literal[True]) -> int | None: ...
+    def get_int(self, key: str, *, optional: bool = False) -> int | None:
+        """Read ``key`` as a whole number >= 0 (strings of digits are accepted, as
+        set from the environment for a setting whose default is None).
+
+        Raises:
+            ImproperlyConfigured: The value is not such a number (or None when
+                ``optional``).
+        """
+        value = self.get(key)
+        if value is None and optional:
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            allowed = "a whole number >= 0" + (" or None" if optional else "")
+            raise ImproperlyConfigured(
+                f"setting {key} must be {allowed}, not {value!r}"
+            )
+        return value
 
     def get_namespace(self, namespace: str, lowercase: bool = True) -> dict[str, Any]:
         """Settings starting with ``namespace`` (``"MAIL_"``), without the prefix."""

@@ -14,6 +14,7 @@ __all__ = (
     "ImproperlyConfigured",
     "NotFound",
     "RequestEntityTooLarge",
+    "RequestValidationError",
     "WebSocketDisconnect",
     "WebSocketException",
     "abort",
@@ -84,6 +85,19 @@ class RequestEntityTooLarge(HTTPException):
         self, detail: Any = None, headers: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(413, detail, headers)
+
+
+class RequestValidationError(HTTPException):
+    """Input that does not fit a handler's signature; answered with 422.
+
+    ``errors`` (also the ``detail``) lists every problem as
+    ``{"loc": [...], "msg": ..., "type": ...}``, the shape FastAPI users know.
+    Handle it with ``@app.errorhandler(422)`` or ``(RequestValidationError)``.
+    """
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        super().__init__(422, errors)
 
 
 class BadRequestKeyError(KeyError, BadRequest):

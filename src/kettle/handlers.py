@@ -14,6 +14,7 @@ from typing import Any
 
 from . import _json
 from .exceptions import ImproperlyConfigured
+from .exceptions import RequestValidationError
 from .requests import HTTPConnection
 from .requests import Request
 from .responses import HTMLResponse
@@ -21,18 +22,7 @@ from .responses import JSONResponse
 from .responses import Response
 from .routing.converters import converter_for_annotation
 
-__all__ = ("HandlerPlan", "RequestValidationError", "make_response")
-
-
-class RequestValidationError(Exception):
-    """Input that does not fit a handler's signature; answered with 422.
-
-    ``errors`` is a list of ``{"loc": [...], "msg": ..., "type": ...}`` dicts.
-    """
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        self.errors = errors
-        super().__init__(errors)
+__all__ = ("HandlerPlan", "make_response")
 
 
 def _bool(value: str) -> bool:

@@ -25,6 +25,7 @@ from .types import WSGIEnviron
 if TYPE_CHECKING:
     from .app import Kettle
     from .formparsers import FormData
+    from .responses import Response
     from .routing import BaseRoute
 
 __all__ = ("ClientDisconnect", "HTTPConnection", "Request")
@@ -126,7 +127,7 @@ class HTTPConnection:
 
     @property
     def headers(self) -> Headers:
-        """The request headers: case-insensitive and multi-valued."""
+        """The request headers, case-insensitive and multi-valued."""
         if self._headers is None:
             self._headers = Headers(raw=self.raw_headers)
         return self._headers
@@ -196,7 +197,15 @@ class Request(HTTPConnection):
     :meth:`get_body`, :meth:`get_json` and :meth:`get_form`.
     """
 
-    __slots__ = ("_body", "_form", "_json", "_receive", "_stream_consumed", "error")
+    __slots__ = (
+        "_body",
+        "_form",
+        "_json",
+        "_receive",
+        "_stream_consumed",
+        "error",
+        "unrouted",
+    )
 
     def __init__(self, app: Kettle) -> None:
         super().__init__(app)
@@ -207,6 +216,8 @@ class Request(HTTPConnection):
         self._stream_consumed = False
         #: The unhandled exception answered with 500, if any (seen by teardown hooks).
         self.error: Exception | None = None
+        #: What routing answered when no route took the request (404, 405, ...).
+        self.unrouted: Response | HTTPException | None = None
 
     @classmethod
     def from_asgi(cls, app: Kettle, scope: Scope, receive: Receive) -> Request:

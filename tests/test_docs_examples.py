@@ -1,0 +1,928 @@
+"""The example apps of the documentation (docs/examples/*.py), run as the pages say.
+
+Each test loads a fresh copy of an example module, so in-memory state and the
+app's frozen set-up never leak from one test to another. Most tests run through both
+server interfaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import re
+import sys
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from kettle import request
+from kettle import url_for
+from kettle.exceptions import WebSocketDisconnect
+from kettle.testing import TestClient
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+BOTH = pytest.mark.parametrize("iface", ["asgi", "wsgi"])
+
+
+def load(name: str) -> ModuleType:
+    """Import docs/examples/<name>.py as a new module."""
+    path = EXAMPLES / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"kettle_docs_example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def client(module: ModuleType, iface: str = "asgi", **kwargs: Any) -> TestClient:
+    return TestClient(module.app, interface=iface, **kwargs)
+
+
+def sse_events(text: str) -> list[dict[str, str]]:
+    """Parse a text/event-stream body into a list of field dicts."""
+    events = []
+    for block in text.strip().split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        events.append(fields)
+    return events
+
+
+def asgi_get(app: Any, path: str, headers: list[tuple[str, str]], peer: str) -> Any:
+    """GET ``path`` through raw ASGI from the client address ``peer``."""
+
+    async def run() -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(k.encode(), v.encode()) for k, v in headers],
+            "client": (peer, 4321),
+            "server": ("10.0.0.2", 8000),
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        await app(scope, receive, send)
+        return messages
+
+    messages = asyncio.run(run())
+    status = messages[0]["status"]
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    return status, json.loads(body) if status == 200 else body.decode()
+
+
+# -- quickstart.md ---------------------------------------------------------------------
+
+
+@BOTH
+def test_hello(iface: str) -> None:
+    hello = load("hello")
+    with client(hello, iface) as c:
+        r = c.get("/")
+        assert r.status_code == 200
+        assert r.text == "Hello, World!"
+        assert r.headers["content-type"] == "text/html; charset=utf-8"
+
+        r = c.get("/users/42?verbose=yes", headers={"user-agent": "curl/8"})
+        assert r.json() == {"id": 42, "verbose": True, "agent": "curl/8"}
+        assert c.get("/users/abc").status_code == 404
+
+
+# -- routing.md ------------------------------------------------------------------------
+
+
+@BOTH
+def test_routing_parameters(iface: str) -> None:
+    routing = load("routing_basics")
+    with client(routing, iface) as c:
+        assert c.get("/users/3").json() == {"user_id": 3}
+        assert c.get("/orders/12").json() == {"order_id": 12}
+        assert c.get("/orders/twelve").status_code == 404
+        token = uuid.uuid4()
+        assert c.get(f"/tokens/{token}").json() == {"version": 4}
+        assert c.get("/tokens/not-a-uuid").status_code == 404
+        assert c.get("/tags/green-tea").json() == {"tag": "green-tea"}
+        assert c.get("/tags/green%20tea").status_code == 404
+        assert c.get("/prices/9.5").json() == {"amount": 9.5}
+        assert c.get("/docs/guide/intro.html").json() == {"page": "guide/intro.html"}
+        assert c.get("/downloads/archive.tar.gz").json() == {
+            "name": "archive.tar",
+            "ext": "gz",
+        }
+        assert c.get("/colors/ff8000").json() == {"rgb": [255, 128, 0]}
+        assert c.get("/colors/red").status_code == 404
+
+
+@BOTH
+def test_routing_methods_and_slashes(iface: str) -> None:
+    routing = load("routing_basics")
+    with client(routing, iface, follow_redirects=False) as c:
+        assert c.post("/articles").status_code == 201
+        assert c.post("/contact").text == "contact form"
+
+        r = c.get("/articles")
+        assert r.status_code == 405
+        assert r.headers["allow"] == "OPTIONS, POST"
+
+        r = c.options("/users/1")
+        assert r.status_code == 204
+        assert r.headers["allow"] == "GET, HEAD, OPTIONS"
+
+        r = c.head("/")
+        assert r.status_code == 200
+        assert r.content == b""
+        assert r.headers["content-length"] == "5"
+
+        r = c.get("/about?lang=en")
+        assert r.status_code == 308
+        assert r.headers["location"] == "/about/?lang=en"
+        assert c.get("/about/").text == "about"
+        assert c.get("/nowhere").status_code == 404
+
+
+@BOTH
+def test_routing_query_parameters(iface: str) -> None:
+    routing = load("routing_basics")
+    with client(routing, iface) as c:
+        r = c.get("/search?q=tea&exact=yes&sort=old")
+        assert r.json() == {"q": "tea", "page": 1, "exact": True, "sort": "old"}
+        r = c.get("/search?page=two")
+        assert r.status_code == 422
+        assert r.json() == {
+            "detail": [
+                {"loc": ["query", "q"], "msg": "Field required", "type": "missing"},
+                {
+                    "loc": ["query", "page"],
+                    "msg": "Input should be a valid int",
+                    "type": "int_parsing",
+                    "input": "two",
+                },
+            ]
+        }
+        r = c.get("/search?q=x&sort=random")
+        assert r.json()["detail"][0]["type"] == "enum_parsing"
+
+
+def test_routing_url_for() -> None:
+    routing = load("routing_basics")
+    with client(routing) as c:
+        assert c.get("/links").json() == {
+            "user": "/users/7",
+            "search": "/search?q=green+tea&page=2",
+            "tags": "/search?tag=a&tag=b",
+            "color": "/colors/ff8000",
+            "doc": "/docs/guide/intro.html",
+            "about": "/about/#team",
+            "external": "http://testserver/users/7",
+        }
+    app = routing.app
+    assert app.url_for("show_user", user_id=7) == "/users/7"
+    with pytest.raises(LookupError):
+        app.url_for("show_user")
+    with pytest.raises(RuntimeError, match="SERVER_NAME"):
+        app.url_for("show_user", user_id=7, _external=True)
+    app.config["SERVER_NAME"] = "tea.example.com"
+    assert app.url_for("show_user", user_id=7, _external=True) == (
+        "http://tea.example.com/users/7"
+    )
+    with pytest.raises(RuntimeError, match="app_context"):
+        url_for("index")
+    with app.app_context():
+        assert url_for("index") == "/"
+
+
+@BOTH
+def test_mounts(iface: str) -> None:
+    mounts = load("mounts")
+    with client(mounts, iface) as c:
+        assert c.get("/").text == "main app"
+        assert c.get("/legacy/a/b").text == "legacy: root_path=/legacy path=/legacy/a/b"
+        assert c.get("/legacy/status").json() == {"ok": True}
+        assert c.get("/admin/").json() == {"home": "/admin/"}
+        r = c.get("/static/hello.txt")
+        assert r.text == "Hello from a static file.\n"
+        assert r.headers["content-type"] == "text/plain; charset=utf-8"
+        assert c.get("/static/missing.txt").status_code == 404
+
+
+# -- requests.md -----------------------------------------------------------------------
+
+
+@BOTH
+def test_request_attributes(iface: str) -> None:
+    data = load("request_data")
+    with client(data, iface) as c:
+        r = c.get("/inspect/tea?a=1", headers={"user-agent": "docs"})
+        info = r.json()
+        assert info == {
+            "method": "GET",
+            "path": "/inspect/tea",
+            "root_path": "",
+            "url": "http://testserver/inspect/tea?a=1",
+            "base_url": "http://testserver",
+            "scheme": "http",
+            "host": "testserver",
+            "client": "testclient",
+            "path_params": {"name": "tea"},
+            "query_string": "a=1",
+            "user_agent": "docs",
+            "route": "inspect",
+        }
+
+
+def test_request_root_path() -> None:
+    data = load("request_data")
+    with client(data, root_path="/shop") as c:
+        info = c.get("/shop/inspect/tea").json()
+        assert info["path"] == "/inspect/tea"
+        assert info["root_path"] == "/shop"
+        assert info["base_url"] == "http://testserver/shop"
+
+
+@BOTH
+def test_request_query_headers_cookies(iface: str) -> None:
+    data = load("request_data")
+    with client(data, iface) as c:
+        r = c.get("/search?q=tea&tag=green&tag=black")
+        assert r.json() == {
+            "q": "tea",
+            "sort": "new",
+            "tags": ["green", "black"],
+            "all": [["q", "tea"], ["tag", "green"], ["tag", "black"]],
+        }
+        r = c.get("/search?tag=green")
+        assert r.status_code == 400
+        assert r.json() == {"detail": "Missing key 'q' in the query string."}
+
+        r = c.get(
+            "/headers",
+            headers=[
+                ("Accept", "text/plain"),
+                ("X-Forwarded-For", "1.1.1.1"),
+                ("X-Forwarded-For", "2.2.2.2"),
+            ],
+        )
+        # WSGI has one value per header name: the server joins repeated headers
+        # (and httpx's WSGI transport keeps the last one).
+        forwarded = ["1.1.1.1", "2.2.2.2"] if iface == "asgi" else ["2.2.2.2"]
+        assert r.json() == {
+            "accept": "text/plain",
+            "forwarded": forwarded,
+            "has_auth": False,
+        }
+        assert c.get("/theme").json() == {"theme": "light"}
+        assert c.get("/theme", headers={"cookie": "theme=dark"}).json() == {
+            "theme": "dark"
+        }
+        assert c.get("/agent", headers={"user-agent": "tea/1"}).json() == {
+            "agent": "tea/1"
+        }
+
+
+def test_request_proxy_outside_a_request() -> None:
+    assert not request
+    with pytest.raises(RuntimeError, match="outside of a request"):
+        request.headers
+
+
+@BOTH
+def test_request_bodies(iface: str) -> None:
+    bodies = load("request_bodies")
+    with client(bodies, iface) as c:
+        r = c.post("/echo", content=b"abc", headers={"content-type": "text/plain"})
+        assert r.json() == {"size": 3, "content_type": "text/plain"}
+
+        for path in ("/notes", "/sync/notes"):
+            r = c.post(path, json={"text": "buy tea"})
+            assert r.status_code == 201
+            assert r.json() == {"text": "buy tea"}
+            r = c.post(path, content=b'{"text": "x"}')
+            assert r.status_code == 415
+            r = c.post(
+                path, content=b"{oops", headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 400
+            assert r.json()["detail"].startswith("Malformed JSON")
+
+        r = c.post(
+            "/signup", data={"email": "a@example.com", "topic": ["green", "oolong"]}
+        )
+        assert r.json() == {"email": "a@example.com", "topics": ["green", "oolong"]}
+
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+        for path in ("/avatar", "/sync/avatar"):
+            r = c.post(path, files={"image": ("me.png", png, "image/png")})
+            assert r.status_code == 200
+            assert r.json()["filename"] == "me.png"
+            assert r.json()["size"] == len(png)
+        assert c.post(
+            "/avatar", files={"image": ("me.png", png, "image/png")}
+        ).json() == {
+            "filename": "me.png",
+            "content_type": "image/png",
+            "size": 108,
+            "head": "89504e47",
+        }
+        assert c.post("/avatar", data={"image": "not a file"}).status_code == 400
+
+        r = c.post("/checksum", content=b"tea" * 100_000)
+        assert r.json()["sha256"] == (
+            __import__("hashlib").sha256(b"tea" * 100_000).hexdigest()
+        )
+
+
+# -- responses.md ----------------------------------------------------------------------
+
+
+@BOTH
+def test_return_values(iface: str) -> None:
+    responses = load("response_types")
+    with client(responses, iface) as c:
+        r = c.get("/text")
+        assert (r.status_code, r.headers["content-type"]) == (
+            200,
+            "text/html; charset=utf-8",
+        )
+        r = c.get("/data")
+        assert (r.headers["content-type"], r.json()) == (
+            "application/json",
+            {"tea": "green"},
+        )
+        r = c.get("/raw")
+        assert r.headers["content-type"] == "application/octet-stream"
+        assert r.content == b"\x89PNG"
+        r = c.delete("/items/1")
+        assert (r.status_code, r.content) == (204, b"")
+        assert "content-length" not in r.headers
+        assert c.post("/items").status_code == 201
+        r = c.get("/tagged")
+        assert (r.status_code, r.headers["x-version"]) == (200, "1")
+        r = c.post("/teapots")
+        assert (r.status_code, r.headers["location"]) == (201, "/teapots/2")
+        assert c.get("/tea").json() == {"name": "sencha", "steep_seconds": 60}
+
+
+@BOTH
+def test_response_classes(iface: str) -> None:
+    responses = load("response_types")
+    with client(responses, iface) as c:
+        r = c.get("/plain")
+        assert r.headers["content-type"] == "text/plain; charset=utf-8"
+        r = c.get("/page")
+        assert (r.status_code, r.text) == (404, "<p>Not here</p>")
+        r = c.get("/json")
+        assert (r.json(), r.headers["cache-control"]) == ([1, 2, 3], "no-store")
+        r = c.get("/csv")
+        assert r.headers["content-type"] == "text/csv; charset=utf-8"
+        r = c.get("/headers")
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["vary"] == "Accept"
+
+
+@BOTH
+def test_cookies(iface: str) -> None:
+    responses = load("response_types")
+    with client(responses, iface, follow_redirects=False) as c:
+        r = c.post("/login")
+        assert r.status_code == 303
+        assert r.headers.get_list("set-cookie") == [
+            "session=abc123; HttpOnly; Max-Age=3600; Path=/; SameSite=Lax",
+            "theme=dark; Path=/; SameSite=Lax",
+        ]
+        r = c.post("/logout")
+        assert r.headers["set-cookie"] == (
+            'session=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; '
+            "Max-Age=0; Path=/; SameSite=Lax"
+        )
+    with client(responses, iface, base_url="https://testserver") as c:
+        r = c.post("/login", follow_redirects=False)
+        assert all(v.endswith("; Secure") for v in r.headers.get_list("set-cookie"))
+
+
+@BOTH
+def test_redirect_and_abort(iface: str) -> None:
+    responses = load("response_types")
+    with client(responses, iface, follow_redirects=False) as c:
+        r = c.get("/me")
+        assert (r.status_code, r.headers["location"]) == (302, "/users/1")
+        r = c.get("/old-page")
+        assert (r.status_code, r.headers["location"]) == (301, "/page")
+        r = c.get("/users/2")
+        assert (r.status_code, r.json()) == (404, {"detail": "No user 2."})
+        r = c.get("/admin")
+        assert (r.status_code, r.json()) == (403, {"detail": "Forbidden"})
+
+
+@BOTH
+def test_streaming(iface: str) -> None:
+    streaming = load("streaming")
+    with client(streaming, iface) as c:
+        r = c.get("/numbers?count=3")
+        assert r.text == "0\n1\n2\n"
+        assert "content-length" not in r.headers
+        assert c.get("/shout?word=green&word=tea").text == "GREEN\nTEA\n"
+        r = c.get("/report.csv")
+        assert r.text == "id,name\n0,item 0\n1,item 1\n2,item 2\n"
+        assert r.headers["content-disposition"] == 'attachment; filename="report.csv"'
+
+        r = c.get("/countdown?start=2&delay=0")
+        assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
+        assert r.headers["cache-control"] == "no-cache"
+        assert sse_events(r.text) == [
+            {"event": "tick", "id": "2", "data": '{"n":2}'},
+            {"event": "tick", "id": "1", "data": '{"n":1}'},
+            {"data": "liftoff"},
+        ]
+
+
+@BOTH
+def test_files(iface: str) -> None:
+    streaming = load("streaming")
+    with client(streaming, iface) as c:
+        r = c.get("/download")
+        assert r.text == "Hello from a static file.\n"
+        assert r.headers["content-disposition"] == 'attachment; filename="greeting.txt"'
+        etag = r.headers["etag"]
+        assert c.get("/download", headers={"if-none-match": etag}).status_code == 304
+        r = c.get("/inline", headers={"range": "bytes=0-4"})
+        assert (r.status_code, r.text) == (206, "Hello")
+        assert "content-disposition" not in r.headers
+
+
+# -- blueprints-and-views.md -----------------------------------------------------------
+
+
+@BOTH
+def test_blueprints(iface: str) -> None:
+    bv = load("blueprints_views")
+    with client(bv, iface) as c:
+        assert c.get("/").json() == {"blog": "/blog/", "todo": "/api/v1/todos/1"}
+        assert c.get("/blog/").json() == {
+            "posts": ["/blog/hello", "/blog/tea"],
+            "home": "/",
+            "section": "blog",
+        }
+        assert c.get("/blog", follow_redirects=False).status_code == 308
+        assert c.get("/blog/tea").json() == {"slug": "tea", "title": "All about tea"}
+        r = c.get("/blog/coffee")
+        assert r.status_code == 404
+        assert r.json() == {"detail": "No such post.", "index": "/blog/"}
+
+
+@BOTH
+def test_views(iface: str) -> None:
+    bv = load("blueprints_views")
+    with client(bv, iface) as c:
+        assert c.get("/api/v1/todos").json() == [{"id": 1, "title": "buy tea"}]
+        r = c.post("/api/v1/todos", json={"title": "boil water"})
+        assert (r.status_code, r.json()) == (201, {"id": 2, "title": "boil water"})
+        assert c.get("/api/v1/todos/2").json() == {"id": 2, "title": "boil water"}
+        assert c.delete("/api/v1/todos/2").status_code == 204
+        r = c.get("/api/v1/todos/2")
+        assert (r.status_code, r.json()) == (
+            404,
+            {"detail": "Not Found"},
+        )  # app default
+        r = c.put("/api/v1/todos/1")
+        assert r.status_code == 405
+        assert r.headers["allow"] == "DELETE, GET, HEAD, OPTIONS"
+
+
+# -- websockets.md ---------------------------------------------------------------------
+
+
+def test_websockets() -> None:
+    chat = load("websocket_chat")
+    with client(chat) as c:
+        with c.websocket_connect("/echo") as ws:
+            ws.send_text("hello")
+            assert ws.receive_text() == "echo: hello"
+
+        with c.websocket_connect("/rooms/tea?name=ann") as ws:
+            assert ws.receive_json() == {"joined": "tea", "name": "ann"}
+            ws.send_json({"text": "hi all"})
+            assert ws.receive_json() == {"from": "ann", "text": "hi all"}
+            ws.send_json({"text": "/quit"})
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert (closed.value.code, closed.value.reason) == (4000, "bye")
+
+        with pytest.raises(WebSocketDisconnect) as refused:
+            c.websocket_connect("/rooms/coffee")
+        assert (refused.value.code, refused.value.reason) == (4404, "no such room")
+
+        with c.websocket_connect("/sum") as ws:
+            for number, total in (("1", 1), ("2", 3), ("3", 6)):
+                ws.send_text(number)
+                assert ws.receive_json() == {"total": total}
+            with pytest.raises(WebSocketDisconnect) as done:
+                ws.receive_text()
+            assert done.value.code == 1000
+
+
+def test_websockets_need_asgi() -> None:
+    chat = load("websocket_chat")
+    assert chat.app.preferred_interface() == "asgi"
+    with client(chat, "wsgi") as c, pytest.raises(RuntimeError, match="ASGI"):
+        c.websocket_connect("/echo")
+
+
+# -- hooks-and-errors.md ---------------------------------------------------------------
+
+
+@BOTH
+def test_hooks_and_lifespan(iface: str) -> None:
+    hooks = load("hooks_lifespan")
+    with client(hooks, iface) as c:
+        assert hooks.EVENTS == ["startup"]
+        r = c.get("/db")
+        assert r.json() == {"db_open": True}
+        assert r.headers["server-timing"].startswith("app;dur=")
+
+        r = c.get("/db", headers={"x-maintenance": "on"})
+        assert (r.status_code, r.json()) == (503, {"detail": "Down for maintenance"})
+        assert "server-timing" in r.headers  # after_request hooks still run
+
+        assert c.get("/crash").status_code == 500
+        assert hooks.EVENTS == ["startup", "failed: RuntimeError('boom')"]
+        db = hooks.app.state["db"]
+    assert hooks.EVENTS[-1] == "shutdown"
+    assert db.open is False
+
+
+@BOTH
+def test_error_handlers(iface: str) -> None:
+    errors = load("error_handling")
+    with client(errors, iface) as c:
+        assert c.get("/buy/sencha?quantity=2").json() == {
+            "bought": "sencha",
+            "quantity": 2,
+        }
+        r = c.get("/buy/coffee")
+        assert (r.status_code, r.json()) == (
+            404,
+            {"detail": "We do not sell coffee.", "path": "/buy/coffee"},
+        )
+        r = c.get("/no/such/page")
+        assert r.json() == {"detail": "Not Found", "path": "/no/such/page"}
+        r = c.get("/buy/matcha")
+        assert (r.status_code, r.json()) == (409, {"detail": "matcha is out of stock"})
+        r = c.get("/shelf/9")
+        assert (r.status_code, r.json()) == (400, {"detail": "lookup failed"})
+        r = c.get("/private")
+        assert (r.status_code, r.json()) == (401, {"detail": "Unauthorized"})
+        assert r.headers["www-authenticate"] == 'Bearer realm="tea"'
+
+
+@BOTH
+def test_default_error_pages(iface: str) -> None:
+    errors = load("error_handling")
+    with client(errors, iface) as c:
+        r = c.get("/broken")
+        assert (r.status_code, r.json()) == (500, {"detail": "Internal Server Error"})
+        r = c.get("/broken", headers={"accept": "text/html,*/*;q=0.8"})
+        assert r.status_code == 500
+        assert r.headers["content-type"] == "text/html; charset=utf-8"
+        assert "<h1>500 Internal Server Error</h1>" in r.text
+        assert "ZeroDivisionError" not in r.text
+
+        r = c.get("/buy/sencha?quantity=lots")
+        assert r.status_code == 422
+        assert r.json() == {
+            "detail": [
+                {
+                    "loc": ["query", "quantity"],
+                    "msg": "Input should be a valid int",
+                    "type": "int_parsing",
+                    "input": "lots",
+                }
+            ]
+        }
+
+
+@BOTH
+def test_debug_page(iface: str) -> None:
+    errors = load("error_handling")
+    errors.app.debug = True
+    with client(errors, iface) as c:
+        r = c.get("/broken")
+        assert r.status_code == 500
+        body = r.json()
+        assert body["exception"] == "ZeroDivisionError: division by zero"
+        assert any("1 / 0" in line for line in body["traceback"])
+        r = c.get("/broken", headers={"accept": "text/html"})
+        assert "ZeroDivisionError: division by zero" in r.text
+        assert "<pre>" in r.text
+
+
+# -- middleware.md ---------------------------------------------------------------------
+
+
+@BOTH
+def test_custom_middleware(iface: str) -> None:
+    mw = load("middleware_custom")
+    with client(mw, iface) as c:
+        r = c.get("/")
+        assert r.text == "public"
+        assert r.headers["x-powered-by"] == "Kettle"
+        assert r.headers["server-timing"].startswith("total;dur=")
+
+        r = c.get("/api/data")
+        assert (r.status_code, r.text) == (401, "Invalid API key")
+        assert "server-timing" in r.headers  # the outer middleware sees early answers
+
+        r = c.get("/api/data", headers={"x-api-key": "s3cret"})
+        assert r.json() == {"secret": 42}
+
+
+@BOTH
+def test_builtin_middleware(iface: str) -> None:
+    mw = load("middleware_builtin")
+    with client(mw, iface, base_url="http://api.example.com") as c:
+        r = c.get("/", headers={"x-request-id": "abc-123"})
+        assert r.json() == {
+            "client": "testclient",
+            "scheme": "http",
+            "host": "api.example.com",
+            "request_id": "abc-123",
+        }
+        assert r.headers["x-request-id"] == "abc-123"
+        assert len(c.get("/").headers["x-request-id"]) == 32  # a new UUID, in hex
+
+        r = c.get("/", headers={"host": "evil.test"})
+        assert (r.status_code, r.text) == (400, "Invalid host header")
+
+        r = c.get("/big", headers={"accept-encoding": "gzip"})
+        assert r.headers["content-encoding"] == "gzip"
+        assert r.text == "tea " * 1000  # httpx decompresses
+        r = c.get("/", headers={"accept-encoding": "gzip"})
+        assert "content-encoding" not in r.headers  # under minimum_size
+
+        preflight = {
+            "origin": "https://app.example.com",
+            "access-control-request-method": "DELETE",
+            "access-control-request-headers": "authorization",
+        }
+        r = c.options("/", headers=preflight)
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert r.headers["access-control-allow-credentials"] == "true"
+        r = c.options("/", headers={**preflight, "origin": "https://evil.test"})
+        assert r.status_code == 400
+        r = c.get("/", headers={"origin": "https://app.example.com"})
+        assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert r.headers["vary"] == "Origin"
+
+
+def test_proxy_headers_middleware() -> None:
+    mw = load("middleware_builtin")
+    forwarded = [
+        ("host", "internal:8000"),
+        ("x-forwarded-for", "203.0.113.9, 10.0.0.1"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "shop.example.com"),
+    ]
+    status, body = asgi_get(mw.app, "/", forwarded, peer="10.0.0.1")
+    assert status == 200
+    assert body["client"] == "203.0.113.9"
+    assert body["scheme"] == "https"
+    assert body["host"] == "shop.example.com"
+    # From an untrusted peer the headers are ignored, and the Host is refused.
+    status, text = asgi_get(mw.app, "/", forwarded, peer="198.51.100.7")
+    assert (status, text) == (400, "Invalid host header")
+
+
+# -- config.md -------------------------------------------------------------------------
+
+
+def test_config_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load("config_app")
+    with client(config) as c:
+        assert c.get("/").json() == {
+            "shop": "Kettle Tea Shop",
+            "opens": 9,
+            "debug": False,
+            "max_body_size": 2 * 1024 * 1024,
+        }
+
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# a comment\nKETTLE_OPENING_HOUR=10\nexport KETTLE_SHOP_NAME='Tea Corner'\n"
+        "NOT_KETTLE=ignored\n"
+    )
+    app = config.create_app(env_file=env_file)
+    assert app.config["OPENING_HOUR"] == 10  # converted to the type of the default
+    assert app.config["SHOP_NAME"] == "Tea Corner"
+    assert "NOT_KETTLE" not in app.config
+
+    monkeypatch.setenv("KETTLE_OPENING_HOUR", "11")  # the environment beats .env
+    monkeypatch.setenv("KETTLE_DEBUG", "true")
+    app = config.create_app(env_file=env_file)
+    assert (app.config["OPENING_HOUR"], app.debug) == (11, True)
+
+    app = config.create_app(env_file=env_file, opening_hour=12)  # keywords win
+    assert app.config["OPENING_HOUR"] == 12
+
+    monkeypatch.setenv("KETTLE_DEBUG", "maybe")
+    with pytest.raises(ValueError, match="not a boolean"):
+        config.create_app(env_file=None)
+
+
+def test_config_settings_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load("config_app")
+    (tmp_path / "shop_settings.py").write_text(
+        "SHOP_NAME = 'From a module'\nOPENING_HOUR = 8\n"
+        "class Production:\n    SHOP_NAME = 'Production shop'\n    OPENING_HOUR = 7\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        app = config.create_app(settings="shop_settings", env_file=None)
+        assert app.config["SHOP_NAME"] == "From a module"
+        app = config.create_app(settings="shop_settings:Production", env_file=None)
+        assert app.config["OPENING_HOUR"] == 7
+        monkeypatch.setenv("KETTLE_SETTINGS", "shop_settings")  # when settings=None
+        app = config.create_app(settings=None, env_file=None)
+        assert app.config["OPENING_HOUR"] == 8
+        app = config.create_app(settings=config.Production, env_file=None)
+        assert app.config["COOKIE_SECURE"] is True
+        assert app.url_for("index", _external=True) == "https://tea.example.com/"
+    finally:
+        sys.modules.pop("shop_settings", None)
+
+
+# -- limits.md -------------------------------------------------------------------------
+
+
+@BOTH
+def test_limits(iface: str) -> None:
+    limits = load("limits_app")
+    with client(limits, iface) as c:
+        assert c.post("/api/notes", json={"text": "x" * 1000}).status_code == 201
+        r = c.post("/api/notes", json={"text": "x" * 70_000})
+        assert r.status_code == 413
+        assert r.json() == {
+            "detail": "The request body is larger than the limit of 65536 bytes."
+        }
+
+        files = [("photo", (f"{i}.jpg", b"x" * 10, "image/jpeg")) for i in range(3)]
+        assert c.post("/photos", files=files).json() == {"sizes": [10, 10, 10]}
+        files.append(("photo", ("3.jpg", b"x", "image/jpeg")))
+        r = c.post("/photos", files=files)
+        assert r.status_code == 400
+        assert "max_files" in r.json()["detail"]
+
+        big = ("photo", ("big.jpg", b"x" * (5 * 1024 * 1024 + 1), "image/jpeg"))
+        r = c.post("/photos", files=[big])
+        assert r.status_code == 413
+        assert "max_file_size" in r.json()["detail"]
+
+        r = c.post("/photos", data={"caption": "x" * 20_000}, files=files[:1])
+        assert r.status_code == 413
+        assert "max_part_size" in r.json()["detail"]
+
+        many = {f"f{i}": "x" for i in range(51)}
+        assert c.post("/photos", data=many).status_code == 400
+        r = c.post("/photos", content=b"x", headers={"content-type": "text/plain"})
+        assert r.status_code == 415
+
+        assert c.post("/ingest", content=b"x" * 200_000).json() == {"size": 200_000}
+
+
+# -- interfaces.md ---------------------------------------------------------------------
+
+
+@BOTH
+def test_interfaces(iface: str) -> None:
+    interfaces = load("interfaces_app")
+    with client(interfaces, iface) as c:
+        sync_thread = c.get("/sync").json()["thread"]
+        async_thread = c.get("/async").json()["thread"]
+        r = c.post("/sync/upload", data={"b": "2", "a": "1"})
+        assert r.json() == {"fields": ["a", "b"]}
+    if iface == "asgi":
+        assert sync_thread.startswith("kettle-sync")  # Kettle's thread pool
+        assert async_thread == "kettle-testclient"  # the event loop's thread
+    else:
+        assert sync_thread == async_thread == "MainThread"  # the caller's thread
+    assert interfaces.wsgi == interfaces.app.wsgi
+
+
+def test_preferred_interface() -> None:
+    assert load("interfaces_app").app.preferred_interface() == "asgi"  # async handler
+    assert load("response_types").app.preferred_interface() == "wsgi"  # all sync
+    assert load("middleware_custom").app.preferred_interface() == "asgi"  # ASGI mw
+    assert load("mounts").app.preferred_interface() == "asgi"  # mounts
+
+
+# -- testing.md ------------------------------------------------------------------------
+
+
+def test_testing_page_examples() -> None:
+    examples = load("testing_examples")
+    examples.test_get()
+    for interface in ("asgi", "wsgi"):
+        examples.test_both_interfaces(interface)
+    examples.test_server_errors()
+    examples.test_websocket()
+    examples.test_async_client()
+
+
+def test_testing_page_examples_with_docs_apps() -> None:
+    hooks = load("hooks_lifespan")
+    with hooks.app.test_client() as c:
+        assert c.get("/db").json() == {"db_open": True}
+    assert hooks.EVENTS == ["startup", "shutdown"]
+    chat = load("websocket_chat")
+    with chat.app.test_client() as c, c.websocket_connect("/echo") as ws:
+        ws.send_text("hi")
+        assert ws.receive_text() == "echo: hi"
+
+
+def test_gzip_streams_are_compressed() -> None:
+    mw = load("middleware_builtin")
+
+    @mw.app.get("/stream")
+    def stream():
+        from kettle import StreamingResponse
+
+        return StreamingResponse(iter(["a" * 10, "b" * 10]), media_type="text/plain")
+
+    with client(mw, base_url="http://api.example.com") as c:
+        r = c.get("/stream", headers={"accept-encoding": "gzip"})
+        assert r.headers["content-encoding"] == "gzip"
+        assert r.text == "a" * 10 + "b" * 10  # httpx decompresses
+
+
+# -- cli.md ----------------------------------------------------------------------------
+
+
+def _console_block(page: str, command: str) -> str:
+    """The output shown under ``$ command`` in a console block of a docs page."""
+    text = (EXAMPLES.parent / page).read_text()
+    start = text.index(f"$ {command}\n") + len(command) + 3
+    return text[start : text.index("```", start)]
+
+
+@pytest.mark.parametrize(
+    ("folder", "command", "args", "module"),
+    [
+        (EXAMPLES, "kettle routes mounts", ["routes", "mounts"], "mounts"),
+        (
+            EXAMPLES.parent.parent / "examples" / "demo",
+            "cd examples/demo && kettle routes",
+            ["routes"],
+            "app",
+        ),
+    ],
+)
+def test_cli_routes_output_matches_the_docs(
+    folder: Path,
+    command: str,
+    args: list[str],
+    module: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from kettle.cli import cli
+
+    monkeypatch.chdir(folder)
+    monkeypatch.syspath_prepend(str(folder))
+    saved = sys.modules.pop(module, None)
+    try:
+        result = CliRunner().invoke(cli, args)
+    finally:
+        sys.modules.pop(module, None)
+        if saved is not None:
+            sys.modules[module] = saved
+    assert result.exit_code == 0, result.output
+    assert result.output == _console_block("cli.md", command)
+
+
+# -- every example is covered ----------------------------------------------------------
+
+
+def test_every_example_is_tested() -> None:
+    loaded = set(re.findall(r'load\("(\w+)"\)', Path(__file__).read_text()))
+    on_disk = {p.stem for p in EXAMPLES.glob("*.py")}
+    assert on_disk - loaded == set(), "docs examples without a test"
