@@ -53,9 +53,13 @@ def test_hello(iface: str) -> None:
         assert c.get("/users/5?verbose=perhaps").status_code == 422
 
 
-def test_hello_is_small() -> None:
-    lines = (EXAMPLES / "hello" / "app.py").read_text().strip().splitlines()
-    assert len(lines) <= 12
+def test_hello_is_small_and_matches_the_readme() -> None:
+    text = (EXAMPLES / "hello" / "app.py").read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) <= 10
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    for line in lines[2:]:  # the README imports both names on one line
+        assert line in readme
 
 
 # -- examples/demo: pages and cookies --------------------------------------------------
