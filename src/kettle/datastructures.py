@@ -224,6 +224,14 @@ class MutableHeaders(Headers):
         for k, v in other.items():
             self[k] = v
 
+    def add_vary(self, name: str) -> None:
+        """Add ``name`` to the ``Vary`` header unless it (or ``*``) is listed."""
+        values = self.getlist("vary")
+        present = {t.strip().lower() for value in values for t in value.split(",")}
+        if "*" in present or name.lower() in present:
+            return
+        self["vary"] = ", ".join([*values, name]) if values else name
+
     def pop(self, key: str, default: Any = None) -> Any:
         """Remove ``key`` and return its first value, or ``default``."""
         value = self.get(key, default)

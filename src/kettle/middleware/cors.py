@@ -14,7 +14,6 @@ from .base import HTTPMiddleware
 
 if TYPE_CHECKING:
     from ..app import Kettle
-    from ..datastructures import MutableHeaders
     from ..requests import Request
 
 __all__ = ("CORSMiddleware",)
@@ -173,7 +172,7 @@ class CORSMiddleware(HTTPMiddleware):
                 if self._expose:
                     headers["access-control-expose-headers"] = self._expose
             return response
-        _add_vary(headers, "Origin")
+        headers.add_vary("Origin")
         origin = request.headers.get("origin")
         if origin is None or "access-control-allow-origin" in headers:
             return response
@@ -226,11 +225,3 @@ def _regex(value: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
         return re.compile(value)
     except re.error as exc:
         _fail(f"allow_origin_regex {value!r} does not compile: {exc}")
-
-
-def _add_vary(headers: MutableHeaders, name: str) -> None:
-    values = headers.getlist("vary")
-    present = {token.strip().lower() for value in values for token in value.split(",")}
-    if "*" in present or name.lower() in present:
-        return
-    headers["vary"] = ", ".join([*values, name]) if values else name

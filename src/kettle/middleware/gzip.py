@@ -17,7 +17,6 @@ from .base import HTTPMiddleware
 
 if TYPE_CHECKING:
     from ..app import Kettle
-    from ..datastructures import MutableHeaders
     from ..requests import Request
     from ..responses import Response
 
@@ -122,7 +121,7 @@ class GZipMiddleware(HTTPMiddleware):
         streaming = isinstance(response, StreamingResponse)
         if not streaming and len(response.body) < self.minimum_size:
             return response
-        _add_vary(headers, "Accept-Encoding")
+        headers.add_vary("Accept-Encoding")
         accept_encoding = request.headers.get("accept-encoding")
         if not accept_encoding or not _accepts_gzip(accept_encoding):
             return response
@@ -178,14 +177,6 @@ def _accepts_gzip(accept_encoding: str) -> bool:
             gzip_q = q if gzip_q is None else max(gzip_q, q)
     chosen = gzip_q if gzip_q is not None else star_q
     return chosen is not None and chosen > 0
-
-
-def _add_vary(headers: MutableHeaders, name: str) -> None:
-    values = headers.getlist("vary")
-    present = {token.strip().lower() for value in values for token in value.split(",")}
-    if "*" in present or name.lower() in present:
-        return
-    headers["vary"] = ", ".join([*values, name]) if values else name
 
 
 def _to_bytes(chunk: str | bytes, response: Response) -> bytes:
