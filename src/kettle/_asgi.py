@@ -9,6 +9,7 @@ from .errors import logger
 from .exceptions import HTTPException
 from .exceptions import WebSocketDisconnect
 from .exceptions import WebSocketException
+from .requests import ClientDisconnect
 from .requests import Request
 from .routing import Mount
 from .types import Receive
@@ -26,7 +27,10 @@ async def handle_http(app: Kettle, scope: Scope, receive: Receive, send: Send) -
     request = Request.from_asgi(app, scope, receive)
     token = request_var.set(request)
     try:
-        response = await app.dispatch_async(request)
+        try:
+            response = await app.dispatch_async(request)
+        except ClientDisconnect:
+            return  # the client left while sending its body: nobody to answer
         if type(response) is Mount:
             child = dict(scope)
             child["root_path"] = scope.get("root_path", "") + response.path

@@ -43,14 +43,24 @@ def _bind() -> tuple[Callable[[Any], bytes], Callable[[bytes | str], Any]]:
         import json
 
         encoder = json.JSONEncoder(
-            ensure_ascii=False, separators=(",", ":"), default=_default
+            ensure_ascii=False, separators=(",", ":"), default=_default, allow_nan=False
         )
 
         def std_dumps(obj: Any) -> bytes:
             """Encode ``obj`` as compact UTF-8 JSON."""
             return encoder.encode(obj).encode("utf-8")
 
-        return std_dumps, json.loads
+        def reject_constant(name: str) -> Any:
+            raise ValueError(f"{name} is not valid JSON")
+
+        def std_loads(data: bytes | str) -> Any:
+            """Decode JSON as orjson does: no NaN/Infinity; too deep is an error."""
+            try:
+                return json.loads(data, parse_constant=reject_constant)
+            except RecursionError:
+                raise ValueError("JSON nested too deeply") from None
+
+        return std_dumps, std_loads
 
     options = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 

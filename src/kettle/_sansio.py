@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Literal
@@ -58,20 +59,49 @@ def parse_cookie_header(header: str) -> dict[str, str]:
     return cookies
 
 
-def _unquote(value: str) -> str:
-    if "\\" in value:
-        from http.cookies import SimpleCookie
+_ESCAPE = re.compile(r"\\(?:([0-3][0-7]{2})|(.))")
 
-        morsel: SimpleCookie = SimpleCookie()
-        try:
-            morsel.load(f'k="{value}"')
-            return morsel["k"].value
-        except Exception:
-            return value
+
+def _unescape(match: re.Match[str]) -> str:
+    octal, char = match.groups()
+    return chr(int(octal, 8)) if octal else char
+
+
+def _unquote(value: str) -> str:
+    """Undo the backslash escapes Python's cookie module writes (linear time)."""
+    if "\\" in value:
+        return _ESCAPE.sub(_unescape, value)
     return value
 
 
 SameSite = Literal["lax", "strict", "none"]
+
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_ATTRIBUTE_BAD = re.compile(r"[;\x00-\x1f\x7f]")
+
+
+def check_cookie(
+    key: str,
+    path: str | None,
+    domain: str | None,
+    expires: object,
+    samesite: str | None,
+) -> None:
+    """Refuse a cookie that would be malformed or inject attributes.
+
+    Raises:
+        ValueError: The name is not a token, an attribute holds ``;`` or a control
+            character, or ``samesite`` is not lax/strict/none.
+    """
+    if _COOKIE_NAME.fullmatch(key) is None:
+        raise ValueError(f"invalid cookie name {key!r}")
+    for label, text in (("path", path), ("domain", domain), ("expires", expires)):
+        if isinstance(text, str) and _ATTRIBUTE_BAD.search(text) is not None:
+            raise ValueError(
+                f"cookie {key!r}: {label} must not contain ';' or controls"
+            )
+    if samesite is not None and samesite.lower() not in ("lax", "strict", "none"):
+        raise ValueError("samesite must be 'lax', 'strict' or 'none'")
 
 
 def format_cookie(
@@ -133,7 +163,7 @@ def parse_http_date(value: str) -> float | None:
 
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)

@@ -15,6 +15,7 @@ from .context import request_var
 from .errors import error_response
 from .exceptions import HTTPException
 from .requests import Request
+from .requests import wsgi_body
 from .routing import Mount
 from .types import ASGIApp
 from .types import Message
@@ -147,8 +148,12 @@ def call_asgi(
     are buffered through this bridge.
     """
     scope = _scope_from_environ(environ, mount_path)
-    stream = environ["wsgi.input"]
-    length = int(environ.get("CONTENT_LENGTH") or 0)
+    try:
+        chunks = wsgi_body(environ)
+    except HTTPException as exc:
+        return error_response(None, exc.status_code, exc.detail).wsgi(
+            environ, start_response
+        )
     state: dict[str, Any] = {"status": 500, "headers": [], "body": [], "sent": False}
 
     async def run() -> None:
@@ -157,17 +162,15 @@ def call_asgi(
         finished = asyncio.Event()
 
         async def receive() -> Message:
-            nonlocal length
             if state["sent"]:
                 # The client stays until the whole response is produced.
                 await finished.wait()
                 return {"type": "http.disconnect"}
-            chunk = stream.read(min(length, 65536)) if length > 0 else b""
-            length -= len(chunk)
-            more = length > 0 and bool(chunk)
-            if not more:
+            chunk = next(chunks, None)
+            if chunk is None:
                 state["sent"] = True
-            return {"type": "http.request", "body": chunk, "more_body": more}
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": chunk, "more_body": True}
 
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":

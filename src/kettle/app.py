@@ -14,6 +14,7 @@ from typing import Any
 from typing import Literal
 from typing import TypeVar
 from urllib.parse import quote
+from urllib.parse import quote_from_bytes
 
 from . import _asgi
 from . import _wsgi
@@ -38,6 +39,7 @@ from .handlers import HandlerPlan
 from .handlers import make_response
 from .handlers import path_converters
 from .middleware.base import HTTPMiddleware
+from .requests import ClientDisconnect
 from .requests import Request
 from .responses import RedirectResponse
 from .responses import Response
@@ -62,6 +64,14 @@ __all__ = ("Kettle",)
 
 F = TypeVar("F", bound=Callable[..., Any])
 Lifespan = Callable[["Kettle"], AbstractAsyncContextManager[Any]]
+
+
+def _location(request: Request, path: str) -> str:
+    """A same-site URL for ``path`` (decoded) keeping the request's query string."""
+    url = quote(request.root_path + path, safe="/!$&'()*+,;=:@-._~")
+    if request.query_string:
+        url += "?" + quote_from_bytes(request.query_string, safe="/?&=%+;:@!$'()*,~-._")
+    return url
 
 
 def _answer_unrouted(request: Request) -> Response:
@@ -150,11 +160,15 @@ class Kettle(Scaffold):
         self._pipelines: list[Pipeline] = []
         self._built = False
         self._build_lock = threading.Lock()
+        self._wsgi_lock = threading.Lock()
         self._wsgi_started = False
         self.limits: FormLimits
         # Request hooks run outermost first (with their position); response hooks
         # innermost first.
         self._mw_chain: tuple[HTTPMiddleware, ...] = ()
+        self._mw_early: tuple[
+            tuple[Callable[[Request, Response], Response], ...], ...
+        ] = ()
         self._mw_request: tuple[
             tuple[int, Callable[[Request], Response | None]], ...
         ] = ()
@@ -290,6 +304,7 @@ class Kettle(Scaffold):
                 f"a blueprint named {name!r} is already registered"
             )
         prefix = (url_prefix if url_prefix is not None else blueprint.url_prefix) or ""
+        prefix = "" if prefix == "/" else prefix
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ImproperlyConfigured(
                 f"url_prefix {prefix!r} must start with '/' and not end with '/'"
@@ -404,6 +419,9 @@ class Kettle(Scaffold):
             if _overrides(m, "process_request")
         )
         self._mw_response = _response_hooks(chain)
+        self._mw_early = tuple(
+            _response_hooks(chain[: i + 1]) for i in range(len(chain))
+        )
 
     async def startup(self) -> None:
         """Run the start-up hooks, then enter the ``lifespan`` context."""
@@ -422,11 +440,13 @@ class Kettle(Scaffold):
     async def shutdown(self) -> None:
         """Leave the ``lifespan`` context, then run the shutdown hooks."""
         stack = self._lifespan_stack
-        if stack is not None:
-            self._lifespan_stack = None
-            await stack.aclose()
-        for func in self.shutdown_funcs:
-            await _call_lifespan_hook(func)
+        try:
+            if stack is not None:
+                self._lifespan_stack = None
+                await stack.aclose()
+        finally:  # shutdown hooks run even when the lifespan's exit fails
+            for func in self.shutdown_funcs:
+                await _call_lifespan_hook(func)
 
     @contextlib.contextmanager
     def app_context(self) -> Iterator[Kettle]:
@@ -551,6 +571,8 @@ class Kettle(Scaffold):
         self, request: Request, exc: Exception, blueprint: str | None
     ) -> Response:
         """Answer ``exc`` raised while handling a request, from sync code."""
+        if isinstance(exc, ClientDisconnect):
+            raise exc  # nobody to answer
         plan = self._error_plan(request, exc, blueprint)
         if isinstance(plan, Response):
             return plan
@@ -563,6 +585,8 @@ class Kettle(Scaffold):
         self, request: Request, exc: Exception, blueprint: str | None
     ) -> Response:
         """Answer ``exc`` raised while handling a request, from async code."""
+        if isinstance(exc, ClientDisconnect):
+            raise exc  # nobody to answer
         plan = self._error_plan(request, exc, blueprint)
         if isinstance(plan, Response):
             return plan
@@ -613,12 +637,11 @@ class Kettle(Scaffold):
             return HTTPException(405, headers={"allow": allow})
         if self.config["REDIRECT_SLASHES"] and path != "/":
             other = path[:-1] if path.endswith("/") else path + "/"
-            other_route, other_allowed = self.router.match(method, other)
-            if other_route is not None or other_allowed:
-                url = request.root_path + other
-                if request.query_string:
-                    url += "?" + request.query_string.decode("latin-1")
-                return RedirectResponse(url, 308)
+            # NOTE: never "//host/...": browsers read it as a link to another site.
+            if not other.startswith("//"):
+                other_route, other_allowed = self.router.match(method, other)
+                if other_route is not None or other_allowed:
+                    return RedirectResponse(_location(request, other), 308)
         return HTTPException(404)
 
     def _finish(
@@ -627,11 +650,14 @@ class Kettle(Scaffold):
         response: Response,
         hooks: tuple[Callable[[Request, Response], Response], ...] | None = None,
     ) -> Response:
-        for process in self._mw_response if hooks is None else hooks:
-            response = process(request, response)
-        response.finalize(
-            request.scheme == "https" or bool(self.config["COOKIE_SECURE"])
-        )
+        secure = request.scheme == "https" or bool(self.config["COOKIE_SECURE"])
+        try:
+            for process in self._mw_response if hooks is None else hooks:
+                response = process(request, response)
+            response.finalize(secure)
+        except Exception as exc:  # a middleware or a cookie failed: still answer
+            response = self._internal_error(request, exc)
+            response.finalize(secure)
         return response
 
     async def dispatch_async(self, request: Request) -> Response | Mount:
@@ -641,8 +667,7 @@ class Kettle(Scaffold):
                 early = process(request)
                 if early is not None:
                     # Only the middleware the request went through see the response.
-                    hooks = _response_hooks(self._mw_chain[: position + 1])
-                    return self._finish(request, early, hooks)
+                    return self._finish(request, early, self._mw_early[position])
             target = self._resolve(request)
             if type(target) is Pipeline:
                 if target.all_sync:
@@ -664,8 +689,7 @@ class Kettle(Scaffold):
                 early = process(request)
                 if early is not None:
                     # Only the middleware the request went through see the response.
-                    hooks = _response_hooks(self._mw_chain[: position + 1])
-                    return self._finish(request, early, hooks)
+                    return self._finish(request, early, self._mw_early[position])
             target = self._resolve(request)
             if type(target) is Pipeline:
                 if target.all_sync:
@@ -749,11 +773,11 @@ class Kettle(Scaffold):
 
     def wsgi_startup(self) -> None:
         """Run start-up hooks for WSGI serving (done before the first request)."""
-        with self._build_lock:
+        with self._wsgi_lock:
             if self._wsgi_started:
                 return
+            run_sync(self.startup())  # a failure is raised, and tried again next time
             self._wsgi_started = True
-        run_sync(self.startup())
 
     def wsgi_shutdown(self) -> None:
         """Run shutdown hooks for WSGI serving (register with ``atexit`` or call it

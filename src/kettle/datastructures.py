@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -108,7 +109,8 @@ class QueryParams(MultiDict[str]):
         | None = None,
     ) -> None:
         if isinstance(items, bytes):
-            items = items.decode("latin-1")
+            # Raw (unescaped) bytes in a query string are UTF-8 in practice.
+            items = items.decode("utf-8", "replace")
         if isinstance(items, str):
             items = parse_qsl(items, keep_blank_values=True)
         super().__init__(items)
@@ -194,11 +196,15 @@ class MutableHeaders(Headers):
     __slots__ = ()
 
     def __setitem__(self, key: str, value: str) -> None:
-        """Set ``key`` to a single ``value``, replacing any previous values."""
-        name = key.lower().encode("latin-1")
+        """Set ``key`` to a single ``value``, replacing any previous values.
+
+        Raises:
+            ValueError: The name is not a token, or the value holds CR, LF or NUL.
+        """
+        name, encoded = encode_header(key, value)
         # NOTE: mutate the list in place: a Response shares it with these headers.
         self.raw[:] = [(k, v) for k, v in self.raw if k != name]
-        self.raw.append((name, value.encode("latin-1")))
+        self.raw.append((name, encoded))
         self._index = None
 
     def __delitem__(self, key: str) -> None:
@@ -208,7 +214,7 @@ class MutableHeaders(Headers):
 
     def append(self, key: str, value: str) -> None:
         """Add a value for ``key``, keeping the existing ones (as for Set-Cookie)."""
-        self.raw.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+        self.raw.append(encode_header(key, value))
         self._index = None
 
     def setdefault(self, key: str, value: str) -> str:
@@ -239,32 +245,72 @@ class MutableHeaders(Headers):
         return value
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FORBIDDEN = re.compile(r"[\r\n\x00]")
+
+
+def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
+    """Check and encode one response header (lower-cased name, latin-1 bytes).
+
+    Raises:
+        ValueError: The name is not an HTTP token, or the value contains CR, LF or
+            NUL (which would split the response).
+    """
+    if _TOKEN.fullmatch(name) is None:
+        raise ValueError(f"invalid header name {name!r}")
+    if _FORBIDDEN.search(value) is not None:
+        raise ValueError(f"header {name!r}: the value must not contain CR, LF or NUL")
+    return name.lower().encode("latin-1"), value.encode("latin-1")
+
+
 class URL:
     """A parsed URL with the parts a handler usually needs."""
 
-    __slots__ = (
-        "_str",
-        "fragment",
-        "hostname",
-        "netloc",
-        "path",
-        "port",
-        "query",
-        "scheme",
-    )
+    __slots__ = ("_parts", "_str")
 
     def __init__(self, url: str) -> None:
         from urllib.parse import urlsplit
 
-        parts = urlsplit(url)
         self._str = url
-        self.scheme = parts.scheme
-        self.netloc = parts.netloc
-        self.path = parts.path
-        self.query = parts.query
-        self.fragment = parts.fragment
-        self.hostname = parts.hostname
-        self.port = parts.port
+        self._parts = urlsplit(url)
+
+    @property
+    def scheme(self) -> str:
+        """``"http"``, ``"https"``, ..."""
+        return self._parts.scheme
+
+    @property
+    def netloc(self) -> str:
+        """Host and port as written."""
+        return self._parts.netloc
+
+    @property
+    def path(self) -> str:
+        """The path, percent-encoded."""
+        return self._parts.path
+
+    @property
+    def query(self) -> str:
+        """The query string, without ``?``."""
+        return self._parts.query
+
+    @property
+    def fragment(self) -> str:
+        """The fragment, without ``#``."""
+        return self._parts.fragment
+
+    @property
+    def hostname(self) -> str | None:
+        """The host name, lower-cased, without brackets or port."""
+        return self._parts.hostname
+
+    @property
+    def port(self) -> int | None:
+        """The port, or None when absent or not a valid port number."""
+        try:
+            return self._parts.port
+        except ValueError:
+            return None
 
     @classmethod
     def build(cls, scheme: str, host: str, path: str, query: str = "") -> URL:

@@ -8,6 +8,8 @@ signature per request.
 from __future__ import annotations
 
 import enum
+import math
+import re
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -34,10 +36,30 @@ def _bool(value: str) -> bool:
     raise ValueError(value)
 
 
+_INT = re.compile(r"-?[0-9]+")
+_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def _int(value: str) -> int:
+    # NOTE: int() alone would take "1_000", " 1" and non-ASCII digits.
+    if _INT.fullmatch(value) is None:
+        raise ValueError(value)
+    return int(value)
+
+
+def _float(value: str) -> float:
+    if _FLOAT.fullmatch(value) is None:
+        raise ValueError(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
 _SCALARS: dict[Any, Callable[[str], Any]] = {
     str: str,
-    int: int,
-    float: float,
+    int: _int,
+    float: _float,
     bool: _bool,
 }
 _TYPE_NAMES = {str: "string", int: "int", float: "float", bool: "bool"}
@@ -166,13 +188,11 @@ class HandlerPlan:
                         _QueryParam(param.name, annotation, param.default)
                     )
                 except TypeError:
-                    if param.default is not inspect.Parameter.empty:
-                        continue
                     raise ImproperlyConfigured(
                         f"handler {where}: parameter {param.name!r} (annotated "
                         f"{annotation!r}) is not a path parameter, the request, or a "
-                        "str/int/float/bool/Enum query parameter; give it a default "
-                        "or change its annotation"
+                        "str/int/float/bool/Enum query parameter; change its "
+                        "annotation or read the value from the request"
                     ) from None
         missing = [n for n in path_params if n not in self.path_names]
         if missing and not any(p.kind == p.VAR_KEYWORD for p in params):
@@ -273,7 +293,8 @@ def _from_tuple(rv: tuple[Any, ...]) -> Response:
     response = make_response(body)
     if status is not None:
         response.status_code = int(status)
-        if response.status_code in (204, 304):
+        if response.status_code in (204, 304) or response.status_code < 200:
+            response.body = b""  # these statuses never carry a body
             response.raw_headers[:] = [
                 h for h in response.raw_headers if h[0] != b"content-length"
             ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from typing import Any
+from urllib.parse import quote_from_bytes
 
 from . import _json
 from ._sansio import header_params
@@ -28,9 +31,14 @@ if TYPE_CHECKING:
     from .responses import Response
     from .routing import BaseRoute
 
-__all__ = ("ClientDisconnect", "HTTPConnection", "Request")
+__all__ = ("ClientDisconnect", "HTTPConnection", "Request", "wsgi_body")
 
 _CHUNK = 64 * 1024
+# A host name or IPv4 address, or a bracketed IPv6 address, and an optional port.
+_HOST = re.compile(
+    r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::[0-9]{1,5})?"
+)
+_QUERY_SAFE = "/?&=%+;:@!$'()*,~-._"
 
 
 class ClientDisconnect(Exception):
@@ -50,6 +58,43 @@ def _wsgi_headers(environ: WSGIEnviron) -> list[tuple[bytes, bytes]]:
             continue
         raw.append((name.encode("latin-1"), str(value).encode("latin-1")))
     return raw
+
+
+def _parse_length(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()):
+        raise BadRequest("The Content-Length header is not a whole number.")
+    return int(value)
+
+
+def wsgi_body(environ: WSGIEnviron) -> Iterator[bytes]:
+    """The body of a WSGI request in chunks: up to ``CONTENT_LENGTH``, or to the end
+    of the input for a chunked request.
+
+    Raises:
+        BadRequest: ``CONTENT_LENGTH`` is malformed (at once), or the body ends early
+            (while iterating).
+    """
+    length = _parse_length(environ.get("CONTENT_LENGTH"))
+    stream = environ["wsgi.input"]
+    if length is None:
+        chunked = "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+        if not (chunked or environ.get("wsgi.input_terminated")):
+            return iter(())
+        return iter(lambda: stream.read(_CHUNK), b"")
+    return _read_exactly(stream, length)
+
+
+def _read_exactly(stream: Any, length: int) -> Iterator[bytes]:
+    remaining = length
+    while remaining > 0:
+        chunk = stream.read(min(_CHUNK, remaining))
+        if not chunk:
+            raise BadRequest("The request body ended before its Content-Length.")
+        remaining -= len(chunk)
+        yield chunk
 
 
 class HTTPConnection:
@@ -156,14 +201,22 @@ class HTTPConnection:
 
     @property
     def host(self) -> str:
-        """The ``Host`` the client asked for (with port if given)."""
+        """The ``Host`` the client asked for (with port if given).
+
+        Raises:
+            BadRequest: The ``Host`` header is not a valid host (answered with 400).
+        """
         if self.host_override is not None:
             return self.host_override
         host = self.headers.get("host")
         if host:
+            if _HOST.fullmatch(host) is None:
+                raise BadRequest("Invalid Host header.")
             return str(host)
         if self.server:
             name, port = self.server
+            if ":" in name:  # an IPv6 address
+                name = f"[{name}]"
             default = 443 if self.scheme in ("https", "wss") else 80
             return name if port in (None, default) else f"{name}:{port}"
         return "localhost"
@@ -172,7 +225,7 @@ class HTTPConnection:
     def url(self) -> URL:
         """The full URL of the request."""
         if self._url is None:
-            query = self.query_string.decode("latin-1")
+            query = quote_from_bytes(self.query_string, safe=_QUERY_SAFE)
             self._url = URL.build(
                 self.scheme, self.host, self.root_path + self.path, query
             )
@@ -259,17 +312,12 @@ class Request(HTTPConnection):
 
     @property
     def content_length(self) -> int | None:
-        """The declared body length, or None."""
-        value = self.headers.get("content-length")
-        if value is None:
-            return None
-        try:
-            length = int(value)
-        except ValueError:
-            raise BadRequest("The Content-Length header is not a number.") from None
-        if length < 0:
-            raise BadRequest("The Content-Length header is negative.")
-        return length
+        """The declared body length, or None.
+
+        Raises:
+            BadRequest: The header is not a whole number (answered with 400).
+        """
+        return _parse_length(self.headers.get("content-length"))
 
     async def stream(self) -> AsyncIterator[bytes]:
         """Yield the body in chunks as it arrives, without a size limit.
@@ -301,25 +349,9 @@ class Request(HTTPConnection):
             elif kind == "http.disconnect":
                 raise ClientDisconnect("the client disconnected while sending the body")
 
-    def _wsgi_chunks(self) -> Any:
-        environ = self.environ
-        assert environ is not None
-        stream = environ["wsgi.input"]
-        length = self.content_length
-        if length is None:
-            chunked = "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
-            if not (chunked or environ.get("wsgi.input_terminated")):
-                return
-            while chunk := stream.read(_CHUNK):
-                yield chunk
-            return
-        remaining = length
-        while remaining > 0:
-            chunk = stream.read(min(_CHUNK, remaining))
-            if not chunk:
-                raise BadRequest("The request body ended before its Content-Length.")
-            remaining -= len(chunk)
-            yield chunk
+    def _wsgi_chunks(self) -> Iterator[bytes]:
+        assert self.environ is not None
+        return wsgi_body(self.environ)
 
     async def body(self) -> bytes:
         """Read the whole body (at most ``MAX_BODY_SIZE`` bytes, default 1 MiB).
@@ -382,7 +414,7 @@ class Request(HTTPConnection):
                 content type.
         """
         if self._form is None:
-            from .formparsers import FormParser
+            from .formparsers import parse_form
 
             header = self.headers.get("content-type") or ""
             limits = self.app.limits
@@ -395,13 +427,9 @@ class Request(HTTPConnection):
             )
             if length is not None and length > cap:
                 raise _too_large(cap)
-            parser = FormParser(header, limits)
-            if self._body is not None:
-                parser.feed(self._body)
-            else:
-                async for chunk in self.stream():
-                    parser.feed(chunk)
-            self._form = parser.finish()
+            # Uploads rolled over to disk are written from a worker thread; on an
+            # error (a client disconnect too) no temporary file is left behind.
+            self._form = await parse_form(header, self.stream(), limits)
         return self._form
 
     def get_body(self) -> bytes:

@@ -14,11 +14,13 @@ from urllib.parse import quote
 
 from . import _json
 from ._sansio import SameSite
+from ._sansio import check_cookie
 from ._sansio import format_cookie
 from ._sansio import status_line
 from .concurrency import iterate_in_threadpool
 from .concurrency import run_sync
 from .datastructures import MutableHeaders
+from .datastructures import encode_header
 from .types import Receive
 from .types import Scope
 from .types import Send
@@ -62,6 +64,8 @@ class Response:
     ) -> None:
         self.status_code = status_code
         self.body = self.render(content)
+        if status_code in _NO_BODY or status_code < 200:
+            self.body = b""  # these statuses never carry a body
         self.raw_headers = self._initial_headers(headers, media_type or self.media_type)
         self._headers: MutableHeaders | None = None
         self._cookies: list[tuple[str, dict[str, Any]]] | None = None
@@ -88,10 +92,10 @@ class Response:
         has_type = has_length = False
         if headers:
             for k, v in headers.items():
-                name = k.lower().encode("latin-1")
+                name, value = encode_header(k, str(v))
                 has_type = has_type or name == b"content-type"
                 has_length = has_length or name == b"content-length"
-                raw.append((name, str(v).encode("latin-1")))
+                raw.append((name, value))
         if media_type is not None and not has_type:
             if media_type.startswith("text/") and "charset=" not in media_type:
                 media_type += "; charset=" + self.charset
@@ -137,7 +141,12 @@ class Response:
         Cookies are ``HttpOnly`` and ``SameSite=Lax`` unless told otherwise.
         ``secure=None`` (the default) marks the cookie ``Secure`` when the request came
         over HTTPS or the app sets ``COOKIE_SECURE = True``.
+
+        Raises:
+            ValueError: The name is not a token, or ``path``, ``domain`` or
+                ``expires`` contain ``;`` or control characters.
         """
+        check_cookie(key, path, domain, expires, samesite)
         if self._cookies is None:
             self._cookies = []
         self._cookies.append(
