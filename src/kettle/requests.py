@@ -98,76 +98,109 @@ def _read_exactly(stream: Any, length: int) -> Iterator[bytes]:
 
 
 class HTTPConnection:
-    """What a request and a WebSocket share: URL, headers, query, cookies, client."""
+    """What a request and a WebSocket share: URL, headers, query, cookies, client.
 
-    __slots__ = (
-        "_cookies",
-        "_headers",
-        "_query",
-        "_raw_headers",
-        "_state",
-        "_url",
-        "app",
-        "client",
-        "environ",
-        "host_override",
-        "method",
-        "path",
-        "path_params",
-        "query_string",
-        "root_path",
-        "route",
-        "scheme",
-        "scope",
-        "server",
-    )
+    PERF: only what routing needs (method, path) is set when a request starts;
+    everything else is read from the ASGI scope or WSGI environ when first asked
+    for. Class attributes are the defaults, so a fresh request writes few fields.
+    """
+
+    scope: Scope | None = None
+    environ: WSGIEnviron | None = None
+    method: str = ""
+    path: str = "/"
+    root_path: str = ""
+    route: BaseRoute | None = None
+    path_params: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
+    #: A host set by a trusted proxy's headers (``ProxyHeadersMiddleware``).
+    host_override: str | None = None
+    _scheme: str | None = None
+    _client: Address | None | bool = False  # False: not computed yet
+    _raw_headers: list[tuple[bytes, bytes]] | None = None
+    _headers: Headers | None = None
+    _query: QueryParams | None = None
+    _cookies: dict[str, str] | None = None
+    _state: State | None = None
+    _url: URL | None = None
 
     def __init__(self, app: Kettle) -> None:
         self.app = app
-        self.method = ""
-        self.scheme = "http"
-        self.path = "/"
-        self.root_path = ""
-        self.query_string = b""
-        self.client: Address | None = None
-        self.server: tuple[str, int | None] | None = None
-        self.scope: Scope | None = None
-        self.environ: WSGIEnviron | None = None
-        self.path_params: dict[str, Any] = {}
-        self.route: BaseRoute | None = None
-        self.host_override: str | None = None
-        self._raw_headers: list[tuple[bytes, bytes]] | None = None
-        self._headers: Headers | None = None
-        self._query: QueryParams | None = None
-        self._cookies: dict[str, str] | None = None
-        self._state: State | None = None
-        self._url: URL | None = None
 
     def _init_asgi(self, scope: Scope) -> None:
         self.scope = scope
-        self.scheme = scope.get("scheme", "http")
-        root_path: str = scope.get("root_path", "")
         path: str = scope["path"]
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :] or "/"
+        root_path: str | None = scope.get("root_path")
+        if root_path:
+            self.root_path = root_path
+            if path.startswith(root_path):
+                path = path[len(root_path) :] or "/"
         self.path = path
-        self.root_path = root_path
-        self.query_string = scope.get("query_string", b"")
-        self._raw_headers = scope["headers"]
-        client = scope.get("client")
-        if client:
-            self.client = Address(client[0], client[1])
-        server = scope.get("server")
-        if server:
-            self.server = (server[0], server[1])
+
+    @property
+    def scheme(self) -> str:
+        """``"http"`` or ``"https"`` (``"ws"``/``"wss"`` for WebSockets)."""
+        if self._scheme is not None:
+            return self._scheme
+        if self.scope is not None:
+            return str(self.scope.get("scheme", "http"))
+        assert self.environ is not None
+        return str(self.environ.get("wsgi.url_scheme", "http"))
+
+    @scheme.setter
+    def scheme(self, value: str) -> None:
+        self._scheme = value
+        self._url = None
+
+    @property
+    def query_string(self) -> bytes:
+        """The raw query string, without ``?``."""
+        if self.scope is not None:
+            return bytes(self.scope.get("query_string", b""))
+        assert self.environ is not None
+        return str(self.environ.get("QUERY_STRING", "")).encode("latin-1")
+
+    @property
+    def client(self) -> Address | None:
+        """The peer's address (``host``, ``port``), or None when unknown."""
+        client = self._client
+        if client is False:
+            client = self._client = self._peer()
+        return client  # type: ignore[return-value]
+
+    @client.setter
+    def client(self, value: Address | None) -> None:
+        self._client = value
+
+    def _peer(self) -> Address | None:
+        if self.scope is not None:
+            peer = self.scope.get("client")
+            return Address(peer[0], peer[1]) if peer else None
+        assert self.environ is not None
+        addr = self.environ.get("REMOTE_ADDR")
+        port = self.environ.get("REMOTE_PORT")
+        return Address(addr, int(port) if port else 0) if addr else None
+
+    @property
+    def server(self) -> tuple[str, int | None] | None:
+        """``(host, port)`` of the server socket, or None."""
+        if self.scope is not None:
+            server = self.scope.get("server")
+            return (server[0], server[1]) if server else None
+        assert self.environ is not None
+        name = self.environ.get("SERVER_NAME")
+        port = self.environ.get("SERVER_PORT")
+        return (name, int(port) if port else None) if name else None
 
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         """The request headers as lower-cased ``(name, value)`` byte pairs."""
         raw = self._raw_headers
         if raw is None:
-            assert self.environ is not None
-            raw = self._raw_headers = _wsgi_headers(self.environ)
+            if self.scope is not None:
+                raw = self._raw_headers = self.scope["headers"]
+            else:
+                assert self.environ is not None
+                raw = self._raw_headers = _wsgi_headers(self.environ)
         return raw
 
     @property
@@ -250,27 +283,15 @@ class Request(HTTPConnection):
     :meth:`get_body`, :meth:`get_json` and :meth:`get_form`.
     """
 
-    __slots__ = (
-        "_body",
-        "_form",
-        "_json",
-        "_receive",
-        "_stream_consumed",
-        "error",
-        "unrouted",
-    )
-
-    def __init__(self, app: Kettle) -> None:
-        super().__init__(app)
-        self._receive: Receive | None = None
-        self._body: bytes | None = None
-        self._json: Any = _MISSING
-        self._form: FormData | None = None
-        self._stream_consumed = False
-        #: The unhandled exception answered with 500, if any (seen by teardown hooks).
-        self.error: Exception | None = None
-        #: What routing answered when no route took the request (404, 405, ...).
-        self.unrouted: Response | HTTPException | None = None
+    _receive: Receive | None = None
+    _body: bytes | None = None
+    _json: Any = None  # set to _MISSING below
+    _form: FormData | None = None
+    _stream_consumed = False
+    #: The unhandled exception answered with 500, if any (seen by teardown hooks).
+    error: Exception | None = None
+    #: What routing answered when no route took the request (404, 405, ...).
+    unrouted: Response | HTTPException | None = None
 
     @classmethod
     def from_asgi(cls, app: Kettle, scope: Scope, receive: Receive) -> Request:
@@ -287,21 +308,15 @@ class Request(HTTPConnection):
         request = cls(app)
         request.environ = environ
         request.method = environ["REQUEST_METHOD"]
-        request.scheme = environ.get("wsgi.url_scheme", "http")
         path = environ.get("PATH_INFO", "") or "/"
         try:
             path = path.encode("latin-1").decode("utf-8")
         except UnicodeError:
             raise BadRequest("The request path is not valid UTF-8.") from None
         request.path = path
-        request.root_path = environ.get("SCRIPT_NAME", "")
-        request.query_string = environ.get("QUERY_STRING", "").encode("latin-1")
-        addr = environ.get("REMOTE_ADDR")
-        port = environ.get("REMOTE_PORT")
-        request.client = Address(addr, int(port) if port else 0) if addr else None
-        name = environ.get("SERVER_NAME")
-        sport = environ.get("SERVER_PORT")
-        request.server = (name, int(sport) if sport else None) if name else None
+        root_path = environ.get("SCRIPT_NAME")
+        if root_path:
+            request.root_path = root_path
         return request
 
     @property
@@ -456,6 +471,7 @@ class Request(HTTPConnection):
 
 
 _MISSING: Any = object()
+Request._json = _MISSING
 
 
 def _too_large(limit: int) -> RequestEntityTooLarge:

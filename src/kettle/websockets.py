@@ -43,8 +43,6 @@ class WebSocket(HTTPConnection):
                 await ws.send_text(message)
     """
 
-    __slots__ = ("_receive", "_send", "client_state", "subprotocols")
-
     def __init__(self, app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
         super().__init__(app)
         self._init_asgi(scope)
