@@ -24,7 +24,7 @@ __all__ = ("handle_http", "handle_lifespan", "handle_websocket")
 
 async def handle_http(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
     """Answer one HTTP request."""
-    request = Request.from_asgi(app, scope, receive)
+    request = Request(app, scope, receive)
     token = request_var.set(request)
     try:
         try:
@@ -39,7 +39,8 @@ async def handle_http(app: Kettle, scope: Scope, receive: Receive, send: Send) -
             await response(scope, receive, send)  # type: ignore[operator]
     finally:
         try:
-            await app.teardown_async(request)
+            if app._has_teardown or request._form is not None:
+                await app.teardown_async(request)
         finally:
             request_var.reset(token)
     if request.error is not None and scope.get("kettle.raise_exceptions"):

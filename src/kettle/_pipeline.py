@@ -46,6 +46,8 @@ class Pipeline:
         "before",
         "blueprint",
         "call",
+        "direct",
+        "func",
         "plan",
         "teardown",
         "view",
@@ -69,6 +71,9 @@ class Pipeline:
         self.call: Callable[[Request], Any] = self._call_function
         if view is not None:
             self.call = self._call_view
+        # PERF: a handler taking only path parameters is called without a plan.
+        self.func = plan.func
+        self.direct = plan.simple and view is None
 
     def finalize(
         self, before: list[Hook], after: list[Hook], teardown: list[Hook]
@@ -100,7 +105,11 @@ class Pipeline:
                     response = make_response(rv)
                     break
             if response is None:
-                response = make_response(self.call(request))
+                if self.direct:
+                    rv = self.func(**request.path_params)
+                else:
+                    rv = self.call(request)
+                response = make_response(rv)
         except Exception as exc:
             response = self.app.handle_user_error_sync(request, exc, self.blueprint)
         for hook, _ in self.after:
@@ -119,7 +128,9 @@ class Pipeline:
                     response = make_response(rv)
                     break
             if response is None:
-                if self.plan.is_async:
+                if self.direct and self.plan.is_async:
+                    rv = await self.func(**request.path_params)
+                elif self.plan.is_async:
                     rv = await self.call(request)
                 else:
                     rv = await run_in_threadpool(self.call, request)

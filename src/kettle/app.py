@@ -17,6 +17,7 @@ from urllib.parse import quote
 from urllib.parse import quote_from_bytes
 
 from . import _asgi
+from ._asgi import handle_http
 from . import _wsgi
 from ._pipeline import Pipeline
 from ._pipeline import call_hook_async
@@ -175,6 +176,8 @@ class Kettle(Scaffold):
         self._mw_response: tuple[Callable[[Request, Response], Response], ...] = ()
         self._asgi_stack: ASGIApp = self._build_and_call
         self._has_asgi_middleware = False
+        self._has_teardown = False
+        self._cookie_secure = False
         self._fallback: Pipeline | None = None
         self._lifespan_stack: contextlib.AsyncExitStack | None = None
 
@@ -402,6 +405,10 @@ class Kettle(Scaffold):
                 list(reversed(self.teardown_request_funcs)),
             )
             self._fallback = fallback
+        self._cookie_secure = bool(cfg["COOKIE_SECURE"])
+        self._has_teardown = bool(self.teardown_request_funcs) or any(
+            p.teardown for p in self._pipelines
+        )
         self._app_teardown = tuple(
             (h, is_async(h)) for h in reversed(self.teardown_request_funcs)
         )
@@ -650,14 +657,16 @@ class Kettle(Scaffold):
         response: Response,
         hooks: tuple[Callable[[Request, Response], Response], ...] | None = None,
     ) -> Response:
-        secure = request.scheme == "https" or bool(self.config["COOKIE_SECURE"])
+        hooks = self._mw_response if hooks is None else hooks
+        if not hooks and response._cookies is None:
+            return response  # PERF: nothing to do for most responses
         try:
-            for process in self._mw_response if hooks is None else hooks:
+            for process in hooks:
                 response = process(request, response)
-            response.finalize(secure)
+            if response._cookies:
+                response.finalize(self._cookie_secure or request.scheme == "https")
         except Exception as exc:  # a middleware or a cookie failed: still answer
             response = self._internal_error(request, exc)
-            response.finalize(secure)
         return response
 
     async def dispatch_async(self, request: Request) -> Response | Mount:
@@ -747,7 +756,7 @@ class Kettle(Scaffold):
     async def _asgi_core(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await _asgi.handle_http(self, scope, receive, send)
+            await handle_http(self, scope, receive, send)
         elif kind == "websocket":
             await _asgi.handle_websocket(self, scope, receive, send)
         elif kind == "lifespan":

@@ -293,14 +293,26 @@ class Request(HTTPConnection):
     #: What routing answered when no route took the request (404, 405, ...).
     unrouted: Response | HTTPException | None = None
 
+    def __init__(
+        self, app: Kettle, scope: Scope | None = None, receive: Receive | None = None
+    ) -> None:
+        self.app = app
+        if scope is not None:  # PERF: the ASGI case, in one call
+            self.scope = scope
+            self.method = scope["method"]
+            self._receive = receive
+            path: str = scope["path"]
+            root_path: str | None = scope.get("root_path")
+            if root_path:
+                self.root_path = root_path
+                if path.startswith(root_path):
+                    path = path[len(root_path) :] or "/"
+            self.path = path
+
     @classmethod
     def from_asgi(cls, app: Kettle, scope: Scope, receive: Receive) -> Request:
         """Make a request from an ASGI HTTP scope."""
-        request = cls(app)
-        request._init_asgi(scope)
-        request.method = scope["method"]
-        request._receive = receive
-        return request
+        return cls(app, scope, receive)
 
     @classmethod
     def from_wsgi(cls, app: Kettle, environ: WSGIEnviron) -> Request:

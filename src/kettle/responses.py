@@ -41,6 +41,15 @@ __all__ = (
 _NO_BODY = frozenset((204, 304))
 
 
+def _content_type(media_type: str | None, charset: str) -> bytes | None:
+    """The ``Content-Type`` value for a media type (``charset`` added to text)."""
+    if media_type is None:
+        return None
+    if media_type.startswith("text/") and "charset=" not in media_type:
+        media_type += "; charset=" + charset
+    return media_type.encode("latin-1")
+
+
 class Response:
     """An HTTP response with a body known in advance.
 
@@ -54,6 +63,14 @@ class Response:
 
     media_type: ClassVar[str | None] = None
     charset: ClassVar[str] = "utf-8"
+    #: The class's ``Content-Type`` header value, computed once per class.
+    _content_type: ClassVar[bytes | None] = None
+    _headers: MutableHeaders | None = None
+    _cookies: list[tuple[str, dict[str, Any]]] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._content_type = _content_type(cls.media_type, cls.charset)
 
     def __init__(
         self,
@@ -63,12 +80,18 @@ class Response:
         media_type: str | None = None,
     ) -> None:
         self.status_code = status_code
-        self.body = self.render(content)
+        body = self.render(content)
+        if headers is None and media_type is None and status_code == 200:
+            # PERF: the common case, with the class's precomputed Content-Type.
+            self.body = body
+            length = (b"content-length", str(len(body)).encode())
+            ctype = self._content_type
+            self.raw_headers = [(b"content-type", ctype), length] if ctype else [length]
+            return
         if status_code in _NO_BODY or status_code < 200:
-            self.body = b""  # these statuses never carry a body
+            body = b""  # these statuses never carry a body
+        self.body = body
         self.raw_headers = self._initial_headers(headers, media_type or self.media_type)
-        self._headers: MutableHeaders | None = None
-        self._cookies: list[tuple[str, dict[str, Any]]] | None = None
 
     def render(self, content: Any) -> bytes:
         """Turn ``content`` into the body bytes."""
@@ -97,9 +120,7 @@ class Response:
                 has_length = has_length or name == b"content-length"
                 raw.append((name, value))
         if media_type is not None and not has_type:
-            if media_type.startswith("text/") and "charset=" not in media_type:
-                media_type += "; charset=" + self.charset
-            raw.append((b"content-type", media_type.encode("latin-1")))
+            raw.append((b"content-type", _content_type(media_type, self.charset) or b""))
         if (
             not has_length
             and self.status_code not in _NO_BODY
@@ -203,7 +224,8 @@ class Response:
             self._cookies = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.finalize(scope.get("scheme") == "https")
+        if self._cookies:
+            self.finalize(scope.get("scheme") == "https")
         await send(
             {
                 "type": "http.response.start",
@@ -230,6 +252,9 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status_code}>"
+
+
+Response._content_type = _content_type(Response.media_type, Response.charset)
 
 
 class HTMLResponse(Response):
@@ -309,7 +334,8 @@ class StreamingResponse(Response):
                 yield self._encode(chunk)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.finalize(scope.get("scheme") == "https")
+        if self._cookies:
+            self.finalize(scope.get("scheme") == "https")
         await send(
             {
                 "type": "http.response.start",
