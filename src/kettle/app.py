@@ -17,8 +17,8 @@ from urllib.parse import quote
 from urllib.parse import quote_from_bytes
 
 from . import _asgi
-from ._asgi import handle_http
 from . import _wsgi
+from ._asgi import handle_http
 from ._pipeline import Pipeline
 from ._pipeline import call_hook_async
 from ._pipeline import call_hook_sync

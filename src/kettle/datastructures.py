@@ -10,8 +10,8 @@ from typing import Any
 from typing import Generic
 from typing import TypeVar
 from typing import overload
-from urllib.parse import parse_qsl
 from urllib.parse import quote
+from urllib.parse import unquote
 from urllib.parse import urlencode
 
 from .exceptions import BadRequestKeyError
@@ -75,6 +75,10 @@ class MultiDict(Mapping[str, V], Generic[V]):
     def get(self, key: str, default: Any = None) -> Any:
         return self._dict.get(key, default)
 
+    def last_values(self) -> Mapping[str, V]:
+        """A read-only view: each key with its last value (no copy)."""
+        return self._dict
+
     def getlist(self, key: str) -> list[V]:
         """Return every value of ``key`` in order (an empty list when absent)."""
         return [v for k, v in self._list if k == key]
@@ -92,6 +96,28 @@ class MultiDict(Mapping[str, V], Generic[V]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._list!r})"
+
+
+def parse_query(query: str) -> list[tuple[str, str]]:
+    """Split a query string into ``(name, value)`` pairs (blank values kept).
+
+    ``+`` means a space; percent-escapes are decoded as UTF-8 (bad bytes replaced).
+    """
+    pairs: list[tuple[str, str]] = []
+    for part in query.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if "+" in name:
+            name = name.replace("+", " ")
+        if "%" in name:
+            name = unquote(name)
+        if "+" in value:
+            value = value.replace("+", " ")
+        if "%" in value:
+            value = unquote(value)
+        pairs.append((name, value))
+    return pairs
 
 
 class QueryParams(MultiDict[str]):
@@ -112,7 +138,7 @@ class QueryParams(MultiDict[str]):
             # Raw (unescaped) bytes in a query string are UTF-8 in practice.
             items = items.decode("utf-8", "replace")
         if isinstance(items, str):
-            items = parse_qsl(items, keep_blank_values=True)
+            items = parse_query(items)
         super().__init__(items)
 
     def __str__(self) -> str:

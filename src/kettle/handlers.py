@@ -12,6 +12,7 @@ import math
 import re
 import typing
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from . import _json
@@ -100,30 +101,20 @@ class _QueryParam:
         self.default = default
         self.required = default is inspect.Parameter.empty
 
-    def resolve(self, conn: HTTPConnection, errors: list[dict[str, Any]]) -> Any:
-        raw = conn.query.get(self.name)
+    def error(self, raw: str | None) -> dict[str, Any]:
+        """The 422 entry for a missing (``raw`` None) or unconvertible value."""
         if raw is None:
-            if self.required:
-                errors.append(
-                    {
-                        "loc": ["query", self.name],
-                        "msg": "Field required",
-                        "type": "missing",
-                    }
-                )
-            return self.default
-        try:
-            return self.convert(raw)
-        except (ValueError, TypeError):
-            errors.append(
-                {
-                    "loc": ["query", self.name],
-                    "msg": f"Input should be a valid {self.type_name}",
-                    "type": f"{self.type_name}_parsing",
-                    "input": raw,
-                }
-            )
-            return None
+            return {
+                "loc": ["query", self.name],
+                "msg": "Field required",
+                "type": "missing",
+            }
+        return {
+            "loc": ["query", self.name],
+            "msg": f"Input should be a valid {self.type_name}",
+            "type": f"{self.type_name}_parsing",
+            "input": raw,
+        }
 
 
 class HandlerPlan:
@@ -203,7 +194,7 @@ class HandlerPlan:
         # PERF: the common shapes call the handler without building kwargs.
         self.simple = not self.conn_names and not self.query
 
-    def kwargs(self, conn: HTTPConnection) -> dict[str, Any]:
+    def kwargs(self, conn: HTTPConnection) -> Mapping[str, Any]:
         """Build the handler's keyword arguments for this request."""
         params = conn.path_params
         if self.simple:
@@ -212,9 +203,19 @@ class HandlerPlan:
         for name in self.conn_names:
             kwargs[name] = conn
         if self.query:
-            errors: list[dict[str, Any]] = []
+            values = conn.query.last_values()
+            errors: list[dict[str, Any]] | None = None
             for q in self.query:
-                kwargs[q.name] = q.resolve(conn, errors)
+                raw = values.get(q.name)
+                if raw is None:
+                    if q.required:
+                        errors = [*(errors or ()), q.error(None)]
+                    kwargs[q.name] = q.default
+                    continue
+                try:
+                    kwargs[q.name] = q.convert(raw)
+                except (ValueError, TypeError):
+                    errors = [*(errors or ()), q.error(raw)]
             if errors:
                 raise RequestValidationError(errors)
         return kwargs

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 from typing import Any
 from urllib.parse import quote_from_bytes
@@ -111,7 +113,8 @@ class HTTPConnection:
     path: str = "/"
     root_path: str = ""
     route: BaseRoute | None = None
-    path_params: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
+    #: The converted path parameters (read-only until a route sets its own).
+    path_params: Mapping[str, Any] = MappingProxyType({})
     #: A host set by a trusted proxy's headers (``ProxyHeadersMiddleware``).
     host_override: str | None = None
     _scheme: str | None = None

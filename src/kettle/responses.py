@@ -120,7 +120,9 @@ class Response:
                 has_length = has_length or name == b"content-length"
                 raw.append((name, value))
         if media_type is not None and not has_type:
-            raw.append((b"content-type", _content_type(media_type, self.charset) or b""))
+            raw.append(
+                (b"content-type", _content_type(media_type, self.charset) or b"")
+            )
         if (
             not has_length
             and self.status_code not in _NO_BODY
