@@ -177,6 +177,7 @@ class Kettle(Scaffold):
         self._asgi_stack: ASGIApp = self._build_and_call
         self._has_asgi_middleware = False
         self._has_teardown = False
+        self._direct_http = False
         self._cookie_secure = False
         self._fallback: Pipeline | None = None
         self._lifespan_stack: contextlib.AsyncExitStack | None = None
@@ -417,6 +418,7 @@ class Kettle(Scaffold):
             stack = cls(stack, **options)
             self._has_asgi_middleware = True
         self._asgi_stack = stack
+        self._direct_http = not self._has_asgi_middleware
         # PERF: only overridden hooks are called per request.
         chain = tuple(reversed(self._http_middleware))
         self._mw_chain = chain
@@ -689,7 +691,9 @@ class Kettle(Scaffold):
                 response = target  # type: ignore[assignment]
         except Exception as exc:
             response = await self.handle_user_error_async(request, exc, None)
-        return self._finish(request, response)
+        if self._mw_response or response._cookies is not None:
+            return self._finish(request, response)
+        return response
 
     def dispatch_sync(self, request: Request) -> Response | Mount:
         """Answer a request from sync code (WSGI)."""
@@ -711,7 +715,9 @@ class Kettle(Scaffold):
                 response = target  # type: ignore[assignment]
         except Exception as exc:
             response = self.handle_user_error_sync(request, exc, None)
-        return self._finish(request, response)
+        if self._mw_response or response._cookies is not None:
+            return self._finish(request, response)
+        return response
 
     def _teardown_hooks(
         self, request: Request
@@ -747,7 +753,11 @@ class Kettle(Scaffold):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI interface."""
-        await self._asgi_stack(scope, receive, send)
+        if self._direct_http and scope["type"] == "http":
+            # PERF: no ASGI middleware to go through: straight to the request.
+            await handle_http(self, scope, receive, send)
+        else:
+            await self._asgi_stack(scope, receive, send)
 
     async def _build_and_call(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.setup()
