@@ -3,9 +3,9 @@ under WSGI."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from contextvars import Token
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -31,7 +31,9 @@ __all__ = ("call_asgi", "handle")
 def handle(
     app: Kettle, environ: WSGIEnviron, start_response: StartResponse
 ) -> Iterable[bytes]:
-    """Answer one WSGI request."""
+    """Answer one WSGI request (``app.wsgi`` is this function bound to the app)."""
+    if not app._wsgi_started:
+        app.wsgi_startup()
     if app._has_asgi_middleware:
         # NOTE: plain ASGI middleware can only run over ASGI; bridge the whole app.
         return call_asgi(app._asgi_stack, environ, start_response)
@@ -42,16 +44,6 @@ def handle(
             environ, start_response
         )
     token = request_var.set(request)
-
-    def finish() -> None:
-        try:
-            app.teardown_sync(request)
-        finally:
-            try:
-                request_var.reset(token)
-            except ValueError:  # closed from another context by the server
-                request_var.set(None)
-
     try:
         response = app.dispatch_sync(request)
         if type(response) is Mount:
@@ -59,27 +51,44 @@ def handle(
         else:
             body = response.wsgi(environ, start_response)  # type: ignore[union-attr]
     except BaseException:
-        finish()
+        _finish(app, request, token)
         raise
     if request.error is not None and environ.get("kettle.raise_exceptions"):
-        finish()
+        _finish(app, request, token)
         raise request.error
     if type(body) is list:
-        finish()
+        if app._has_teardown or request._form is not None:
+            app.teardown_sync(request)
+        request_var.reset(token)
         return body
     # A streamed body is produced after this returns: keep the request current, and
     # run teardown hooks when the server closes the body.
-    return _ClosingBody(body, finish)
+    return _ClosingBody(body, app, request, token)
+
+
+def _finish(app: Kettle, request: Request, token: Token[Any]) -> None:
+    """End a request: teardown hooks, uploads released, the context restored."""
+    try:
+        app.teardown_sync(request)
+    finally:
+        try:
+            request_var.reset(token)
+        except ValueError:  # closed from another context by the server
+            request_var.set(None)
 
 
 class _ClosingBody:
-    """A WSGI body that runs ``on_close`` once the server has finished with it."""
+    """A WSGI body that ends its request once the server has finished with it."""
 
-    __slots__ = ("_body", "_on_close")
+    __slots__ = ("_app", "_body", "_request", "_token")
 
-    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+    def __init__(
+        self, body: Iterable[bytes], app: Kettle, request: Request, token: Token[Any]
+    ) -> None:
         self._body = body
-        self._on_close = on_close
+        self._app = app
+        self._request = request
+        self._token = token
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._body)
@@ -90,7 +99,7 @@ class _ClosingBody:
             if close is not None:
                 close()
         finally:
-            self._on_close()
+            _finish(self._app, self._request, self._token)
 
 
 def _scope_from_environ(environ: WSGIEnviron, mount_path: str) -> dict[str, Any]:

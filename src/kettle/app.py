@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -177,6 +178,7 @@ class Kettle(Scaffold):
         self._asgi_stack: ASGIApp = self._build_and_call
         self._has_asgi_middleware = False
         self._has_teardown = False
+        self._wsgi = functools.partial(_wsgi.handle, self)
         self._direct_http = False
         self._cookie_secure = False
         self._fallback: Pipeline | None = None
@@ -781,14 +783,7 @@ class Kettle(Scaffold):
         Start-up hooks run before the first request; shutdown hooks at exit
         (see :meth:`wsgi_shutdown`).
         """
-        return self._wsgi_call
-
-    def _wsgi_call(
-        self, environ: WSGIEnviron, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        if not self._wsgi_started:
-            self.wsgi_startup()
-        return _wsgi.handle(self, environ, start_response)
+        return self._wsgi
 
     def wsgi_startup(self) -> None:
         """Run start-up hooks for WSGI serving (done before the first request)."""

@@ -323,11 +323,12 @@ class Request(HTTPConnection):
         request = cls(app)
         request.environ = environ
         request.method = environ["REQUEST_METHOD"]
-        path = environ.get("PATH_INFO", "") or "/"
-        try:
-            path = path.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            raise BadRequest("The request path is not valid UTF-8.") from None
+        path = environ.get("PATH_INFO") or "/"
+        if not path.isascii():  # PEP 3333: UTF-8 bytes carried as latin-1
+            try:
+                path = path.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                raise BadRequest("The request path is not valid UTF-8.") from None
         request.path = path
         root_path = environ.get("SCRIPT_NAME")
         if root_path:

@@ -242,7 +242,8 @@ class Response:
         self, environ: WSGIEnviron, start_response: StartResponse
     ) -> Iterable[bytes]:
         """Answer through WSGI: call ``start_response`` and return the body."""
-        self.finalize(environ.get("wsgi.url_scheme") == "https")
+        if self._cookies:
+            self.finalize(environ.get("wsgi.url_scheme") == "https")
         start_response(status_line(self.status_code), self.wsgi_headers())
         if environ["REQUEST_METHOD"] == "HEAD":
             return []
