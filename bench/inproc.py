@@ -126,14 +126,18 @@ def asgi_runner(app: Any, path: str, query: str) -> Callable[[int], None]:
             pass
 
         task = loop.create_task(
-            app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, lreceive, lsend)
+            app(
+                {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+                lreceive,
+                lsend,
+            )
         )
         await asyncio.sleep(0.05)
         task.cancel()
 
     try:
         loop.run_until_complete(lifespan())
-    except BaseException:  # noqa: BLE001, S110 - apps without lifespan
+    except BaseException:  # noqa: S110 - apps without lifespan
         pass
 
     def run(n: int) -> None:
@@ -200,7 +204,9 @@ def runner(name: str, endpoint: str) -> Callable[[int], None]:
 # -- measures ------------------------------------------------------------------------
 
 
-def time_per_request(run: Callable[[int], None], batch: int = 2000, repeats: int = 7) -> float:
+def time_per_request(
+    run: Callable[[int], None], batch: int = 2000, repeats: int = 7
+) -> float:
     """Median microseconds per request over ``repeats`` batches (after a warm-up)."""
     run(500)
     samples = []
@@ -229,13 +235,19 @@ def _callgrind(name: str, endpoint: str, count: int) -> int:
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     found = _COLLECTED.search(result.stderr)
     if result.returncode != 0 or found is None:
-        raise RuntimeError(f"callgrind failed for {name} {endpoint}:\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"callgrind failed for {name} {endpoint}:\n{result.stderr[-2000:]}"
+        )
     return int(found.group(1))
 
 
-def instructions_per_request(name: str, endpoint: str, low: int = 200, high: int = 1200) -> float:
+def instructions_per_request(
+    name: str, endpoint: str, low: int = 200, high: int = 1200
+) -> float:
     """Instructions per request: (I(high) - I(low)) / (high - low), both warmed up."""
-    return (_callgrind(name, endpoint, high) - _callgrind(name, endpoint, low)) / (high - low)
+    return (_callgrind(name, endpoint, high) - _callgrind(name, endpoint, low)) / (
+        high - low
+    )
 
 
 def child(name: str, endpoint: str, count: int) -> None:
@@ -270,9 +282,14 @@ def main() -> None:
         return
     names = available(args.only.split(",") if args.only else list(TARGETS))
     endpoints = args.endpoints.split(",") if args.endpoints else list(ENDPOINTS)
-    header = "| target | " + " | ".join(
-        f"{e} µs" + ("" if args.no_callgrind else f" | {e} instr") for e in endpoints
-    ) + " |"
+    header = (
+        "| target | "
+        + " | ".join(
+            f"{e} µs" + ("" if args.no_callgrind else f" | {e} instr")
+            for e in endpoints
+        )
+        + " |"
+    )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for name in names:
@@ -283,7 +300,7 @@ def main() -> None:
                 cells.append(f"{micro:.1f}")
                 if not args.no_callgrind:
                     cells.append(f"{instructions_per_request(name, endpoint):,.0f}")
-            except (SystemExit, Exception) as exc:  # noqa: BLE001 - report and go on
+            except (SystemExit, Exception) as exc:
                 cells.append(f"error: {exc}"[:40])
                 if not args.no_callgrind:
                     cells.append("")

@@ -37,7 +37,9 @@ def build(kind: str, size: int) -> tuple[Router, str]:
     return router, probe
 
 
-def lookup_ns(router: Router, path: str, count: int = 50_000, repeats: int = 7) -> float:
+def lookup_ns(
+    router: Router, path: str, count: int = 50_000, repeats: int = 7
+) -> float:
     """Median nanoseconds per ``router.match`` over ``repeats`` batches."""
     match = router.match
     route, _ = match("GET", path)

@@ -1,0 +1,49 @@
+"""Kettle through its ASGI interface: async handlers."""
+
+from kettle import Kettle
+from kettle import PlainTextResponse
+from kettle.middleware import CORSMiddleware
+from kettle.middleware import GZipMiddleware
+from kettle.middleware import TrustedHostMiddleware
+
+
+def create_app(middleware: bool = False) -> Kettle:
+    app = Kettle()
+
+    async def other(id: str):
+        return {"id": id}
+
+    for i in range(99):  # 99 other parameterised routes, registered first
+        app.get(f"/r{i}/{{id}}", name=f"r{i}")(other)
+
+    @app.get("/items/{id:int}")
+    async def item(id: int):
+        return {"id": id}
+
+    @app.get("/plaintext")
+    async def plaintext():
+        return PlainTextResponse("Hello, World!")
+
+    @app.get("/json")
+    async def json():
+        return {"message": "Hello, World!"}
+
+    @app.get("/query")
+    async def query(page: int, size: int, q: str):
+        return {"page": page, "size": size, "q": q}
+
+    @app.get("/mw/plaintext")
+    async def mw_plaintext():
+        return PlainTextResponse("Hello, World!")
+
+    if middleware:  # the last added is the outermost
+        app.add_middleware(GZipMiddleware, minimum_size=1000)
+        app.add_middleware(CORSMiddleware, allow_origins=["https://example.com"])
+        app.add_middleware(
+            TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"]
+        )
+    return app
+
+
+app = create_app()
+mw_app = create_app(middleware=True)

@@ -1,0 +1,59 @@
+"""Litestar (ASGI): async handlers, typed path and query parameters.
+
+Its allowed-hosts check compares the whole Host header, port included, so the port the
+bench serves on (BENCH_PORT, set by bench/run.py) is listed too.
+"""
+
+import os
+
+from litestar import Litestar
+from litestar import MediaType
+from litestar import get
+from litestar.config.allowed_hosts import AllowedHostsConfig
+from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
+
+PORT = os.environ.get("BENCH_PORT", "8000")
+HOSTS = ["127.0.0.1", "localhost", f"127.0.0.1:{PORT}", f"localhost:{PORT}"]
+
+
+async def other(id: str) -> dict[str, str]:
+    return {"id": id}
+
+
+@get("/items/{id:int}")
+async def item(id: int) -> dict[str, int]:
+    return {"id": id}
+
+
+@get("/plaintext", media_type=MediaType.TEXT)
+async def plaintext() -> str:
+    return "Hello, World!"
+
+
+@get("/json")
+async def json() -> dict[str, str]:
+    return {"message": "Hello, World!"}
+
+
+@get("/query")
+async def query(page: int, size: int, q: str) -> dict[str, int | str]:
+    return {"page": page, "size": size, "q": q}
+
+
+@get("/mw/plaintext", media_type=MediaType.TEXT)
+async def mw_plaintext() -> str:
+    return "Hello, World!"
+
+
+# 99 other parameterised routes, registered first
+handlers = [get(f"/r{i}/{{id:str}}", name=f"r{i}")(other) for i in range(99)]
+handlers += [item, plaintext, json, query, mw_plaintext]
+
+app = Litestar(route_handlers=handlers)
+mw_app = Litestar(
+    route_handlers=handlers,
+    allowed_hosts=AllowedHostsConfig(allowed_hosts=HOSTS),
+    cors_config=CORSConfig(allow_origins=["https://example.com"]),
+    compression_config=CompressionConfig(backend="gzip", minimum_size=1000),
+)
