@@ -137,7 +137,7 @@ def asgi_runner(app: Any, path: str, query: str) -> Callable[[int], None]:
 
     try:
         loop.run_until_complete(lifespan())
-    except BaseException:  # noqa: S110 - apps without lifespan
+    except BaseException:
         pass
 
     def run(n: int) -> None:

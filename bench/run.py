@@ -183,7 +183,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cmd`` to completion within ``timeout`` seconds, capturing its output."""
     try:
-        return subprocess.run(  # noqa: S603
+        return subprocess.run(
             cmd, capture_output=True, text=True, timeout=timeout, check=False, **kw
         )
     except subprocess.TimeoutExpired as exc:
@@ -332,7 +332,7 @@ class Server:
 
     def __enter__(self) -> Server:
         self.log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(  # noqa: S603
+        self.proc = subprocess.Popen(
             self.cmd,
             cwd=ROOT,
             env=server_env(self.port),

@@ -11,7 +11,7 @@ from django.core.wsgi import get_wsgi_application
 
 settings.configure(
     DEBUG=False,
-    SECRET_KEY="bench-only-not-secret",  # noqa: S106
+    SECRET_KEY="bench-only-not-secret",
     ALLOWED_HOSTS=["127.0.0.1", "localhost"],
     ROOT_URLCONF="bench.apps.django_urls",
     INSTALLED_APPS=[
