@@ -64,16 +64,28 @@ HEADERS = [
     (b"host", b"127.0.0.1:8000"),
     (b"user-agent", b"wrk"),
     (b"accept", b"*/*"),
-    (b"origin", b"http://localhost"),
+    (b"origin", b"https://example.com"),
+    (b"accept-encoding", b"gzip"),
 ]
 
 
-def load(name: str) -> Callable[..., Any]:
-    """Import ``bench.apps.<name>`` and return its ASGI ``app`` or WSGI ``wsgi``."""
+def load(name: str, middleware: bool = False) -> Callable[..., Any]:
+    """Import ``bench.apps.<name>`` and return its ASGI or WSGI callable.
+
+    With ``middleware``, the module's ``mw_*`` variant (the app behind the
+    middleware stack); Django's lives in ``bench.apps.django_mw``.
+    """
+    if middleware and name == "django_app":
+        name = "django_mw"
     module = importlib.import_module(f"bench.apps.{name}")
-    if TARGETS.get(name) == "wsgi":
-        return getattr(module, "wsgi", None) or module.app
-    return module.app  # type: ignore[no-any-return]
+    prefix = "mw_" if middleware else ""
+    if TARGETS.get(name, "wsgi") == "wsgi":
+        found = getattr(module, prefix + "wsgi", None) or getattr(
+            module, prefix + "app"
+        )
+    else:
+        found = getattr(module, prefix + "app")
+    return found  # type: ignore[no-any-return]
 
 
 # -- drivers -------------------------------------------------------------------------
@@ -196,7 +208,7 @@ def wsgi_runner(app: Any, path: str, query: str) -> Callable[[int], None]:
 def runner(name: str, endpoint: str) -> Callable[[int], None]:
     """The request driver for one target and endpoint."""
     path, query = ENDPOINTS[endpoint]
-    app = load(name)
+    app = load(name, middleware=endpoint == "middleware")
     make = asgi_runner if TARGETS[name] == "asgi" else wsgi_runner
     return make(app, path, query)
 

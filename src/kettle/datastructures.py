@@ -145,6 +145,10 @@ class QueryParams(MultiDict[str]):
         return urlencode(self._list)
 
 
+# WSGI environ keys seen so far -> header names ("HTTP_USER_AGENT" -> "user-agent").
+_ENVIRON_NAMES: dict[str, str] = {}
+
+
 class Headers(Mapping[str, str]):
     """Case-insensitive, multi-valued HTTP headers (immutable).
 
@@ -152,7 +156,7 @@ class Headers(Mapping[str, str]):
     copying them; the lookup table is made on first use.
     """
 
-    __slots__ = ("_index", "raw")
+    __slots__ = ("_index", "_raw")
 
     def __init__(
         self,
@@ -161,15 +165,52 @@ class Headers(Mapping[str, str]):
         raw: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         if raw is not None:
-            self.raw = raw
+            self._raw: list[tuple[bytes, bytes]] | None = raw
         elif headers is None:
-            self.raw = []
+            self._raw = []
         else:
             pairs = headers.items() if isinstance(headers, Mapping) else headers
-            self.raw = [
+            self._raw = [
                 (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs
             ]
         self._index: dict[str, list[str]] | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, Any]) -> Headers:
+        """The headers of a WSGI environ (``HTTP_*``, ``CONTENT_TYPE``,
+        ``CONTENT_LENGTH``), indexed at once; the byte pairs are made if asked for."""
+        index: dict[str, list[str]] = {}
+        names = _ENVIRON_NAMES
+        for key, value in environ.items():
+            name = names.get(key)
+            if name is None:
+                if key.startswith("HTTP_"):
+                    name = key[5:].replace("_", "-").lower()
+                elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                    name = key.replace("_", "-").lower()
+                else:
+                    name = ""  # not a header
+                if len(names) < 1000:
+                    names[key] = name
+            if name and (value or not name.startswith("content-")):
+                index[name] = [str(value)]
+        headers = cls.__new__(cls)
+        headers._raw = None
+        headers._index = index
+        return headers
+
+    @property
+    def raw(self) -> list[tuple[bytes, bytes]]:
+        """The ``(name, value)`` byte pairs, names lower-cased."""
+        raw = self._raw
+        if raw is None:
+            assert self._index is not None
+            raw = self._raw = [
+                (k.encode("latin-1"), v.encode("latin-1"))
+                for k, values in self._index.items()
+                for v in values
+            ]
+        return raw
 
     def _build(self) -> dict[str, list[str]]:
         index: dict[str, list[str]] = {}
@@ -217,9 +258,41 @@ class Headers(Mapping[str, str]):
 
 
 class MutableHeaders(Headers):
-    """Response headers: case-insensitive, multi-valued, changeable in place."""
+    """Response headers: case-insensitive, multi-valued, changeable in place.
+
+    PERF: lookups scan the (short) byte pairs instead of keeping an index that every
+    change would invalidate.
+    """
 
     __slots__ = ()
+
+    def __getitem__(self, key: str) -> str:
+        name = key.lower().encode("latin-1")
+        for k, v in self.raw:
+            if k == name:
+                return v.decode("latin-1")
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        name = key.lower().encode("latin-1")
+        for k, v in self.raw:
+            if k == name:
+                return v.decode("latin-1")
+        return default
+
+    def getlist(self, key: str) -> list[str]:
+        """Return every value of the header ``key`` (an empty list when absent)."""
+        name = key.lower().encode("latin-1")
+        return [v.decode("latin-1") for k, v in self.raw if k == name]
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        name = key.lower().encode("latin-1")
+        for k, _ in self.raw:
+            if k == name:
+                return True
+        return False
 
     def __setitem__(self, key: str, value: str) -> None:
         """Set ``key`` to a single ``value``, replacing any previous values.
@@ -228,9 +301,13 @@ class MutableHeaders(Headers):
             ValueError: The name is not a token, or the value holds CR, LF or NUL.
         """
         name, encoded = encode_header(key, value)
-        # NOTE: mutate the list in place: a Response shares it with these headers.
-        self.raw[:] = [(k, v) for k, v in self.raw if k != name]
-        self.raw.append((name, encoded))
+        raw = self.raw
+        for k, _ in raw:
+            if k == name:
+                # NOTE: mutate in place: a Response shares the list with its headers.
+                raw[:] = [(k, v) for k, v in raw if k != name]
+                break
+        raw.append((name, encoded))
         self._index = None
 
     def __delitem__(self, key: str) -> None:
@@ -272,7 +349,7 @@ class MutableHeaders(Headers):
 
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FORBIDDEN = re.compile(r"[\r\n\x00]")
+_VALID_NAMES: dict[str, bytes] = {}
 
 
 def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
@@ -282,11 +359,16 @@ def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
         ValueError: The name is not an HTTP token, or the value contains CR, LF or
             NUL (which would split the response).
     """
-    if _TOKEN.fullmatch(name) is None:
-        raise ValueError(f"invalid header name {name!r}")
-    if _FORBIDDEN.search(value) is not None:
+    lowered = _VALID_NAMES.get(name)
+    if lowered is None:
+        if _TOKEN.fullmatch(name) is None:
+            raise ValueError(f"invalid header name {name!r}")
+        lowered = name.lower().encode("latin-1")
+        if len(_VALID_NAMES) < 1000:  # PERF: names repeat; bounded cache
+            _VALID_NAMES[name] = lowered
+    if "\r" in value or "\n" in value or "\0" in value:
         raise ValueError(f"header {name!r}: the value must not contain CR, LF or NUL")
-    return name.lower().encode("latin-1"), value.encode("latin-1")
+    return lowered, value.encode("latin-1")
 
 
 class URL:

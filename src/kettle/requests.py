@@ -210,7 +210,11 @@ class HTTPConnection:
     def headers(self) -> Headers:
         """The request headers, case-insensitive and multi-valued."""
         if self._headers is None:
-            self._headers = Headers(raw=self.raw_headers)
+            if self.scope is None and self._raw_headers is None:
+                assert self.environ is not None
+                self._headers = Headers.from_environ(self.environ)
+            else:
+                self._headers = Headers(raw=self.raw_headers)
         return self._headers
 
     @property
