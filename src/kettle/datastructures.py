@@ -221,25 +221,46 @@ class Headers(Mapping[str, str]):
         self._index = index
         return index
 
+    # PERF: requests carry few headers and handlers read few of them, so lookups
+    # scan the byte pairs; the full index is built only for iteration (or came
+    # ready-made from a WSGI environ).
+
     def __getitem__(self, key: str) -> str:
-        index = self._index if self._index is not None else self._build()
-        return index[key.lower()][0]
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return str(value)
 
     def get(self, key: str, default: Any = None) -> Any:
-        index = self._index if self._index is not None else self._build()
-        values = index.get(key.lower())
-        return values[0] if values else default
+        index = self._index
+        if index is not None:
+            values = index.get(key.lower())
+            return values[0] if values else default
+        name = key.lower().encode("latin-1")
+        for k, v in self.raw:
+            if k == name:
+                return v.decode("latin-1")
+        return default
 
     def getlist(self, key: str) -> list[str]:
         """Return every value of the header ``key`` (an empty list when absent)."""
-        index = self._index if self._index is not None else self._build()
-        return list(index.get(key.lower(), ()))
+        index = self._index
+        if index is not None:
+            return list(index.get(key.lower(), ()))
+        name = key.lower().encode("latin-1")
+        return [v.decode("latin-1") for k, v in self.raw if k == name]
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        index = self._index if self._index is not None else self._build()
-        return key.lower() in index
+        index = self._index
+        if index is not None:
+            return key.lower() in index
+        name = key.lower().encode("latin-1")
+        for k, _ in self.raw:
+            if k == name:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[str]:
         index = self._index if self._index is not None else self._build()
@@ -260,39 +281,10 @@ class Headers(Mapping[str, str]):
 class MutableHeaders(Headers):
     """Response headers: case-insensitive, multi-valued, changeable in place.
 
-    PERF: lookups scan the (short) byte pairs instead of keeping an index that every
-    change would invalidate.
+    Changes keep no index (lookups scan the byte pairs), so nothing is rebuilt.
     """
 
     __slots__ = ()
-
-    def __getitem__(self, key: str) -> str:
-        name = key.lower().encode("latin-1")
-        for k, v in self.raw:
-            if k == name:
-                return v.decode("latin-1")
-        raise KeyError(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        name = key.lower().encode("latin-1")
-        for k, v in self.raw:
-            if k == name:
-                return v.decode("latin-1")
-        return default
-
-    def getlist(self, key: str) -> list[str]:
-        """Return every value of the header ``key`` (an empty list when absent)."""
-        name = key.lower().encode("latin-1")
-        return [v.decode("latin-1") for k, v in self.raw if k == name]
-
-    def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str):
-            return False
-        name = key.lower().encode("latin-1")
-        for k, _ in self.raw:
-            if k == name:
-                return True
-        return False
 
     def __setitem__(self, key: str, value: str) -> None:
         """Set ``key`` to a single ``value``, replacing any previous values.
