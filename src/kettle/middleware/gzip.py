@@ -110,6 +110,9 @@ class GZipMiddleware(HTTPMiddleware):
         status = response.status_code
         if status < 200 or status in _SKIP_STATUS:
             return response
+        streaming = isinstance(response, StreamingResponse)
+        if not streaming and len(response.body) < self.minimum_size:
+            return response  # never compressed, so it does not vary either
         headers = response.headers
         if "content-encoding" in headers or "content-range" in headers:
             return response
@@ -117,9 +120,6 @@ class GZipMiddleware(HTTPMiddleware):
             return response
         cache_control = headers.get("cache-control")
         if cache_control and "no-transform" in cache_control.lower():
-            return response
-        streaming = isinstance(response, StreamingResponse)
-        if not streaming and len(response.body) < self.minimum_size:
             return response
         headers.add_vary("Accept-Encoding")
         accept_encoding = request.headers.get("accept-encoding")

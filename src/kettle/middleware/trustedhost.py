@@ -82,6 +82,8 @@ class TrustedHostMiddleware(HTTPMiddleware):
                 "would be refused; list your hosts or use ('*',)"
             )
         self._exact = frozenset(exact)
+        # Host header values already found allowed (bounded).
+        self._accepted: set[str] = set()
         self._suffixes = tuple(suffixes)
         # Bare names whose "www." form is listed: redirected rather than refused.
         self._www = frozenset(
@@ -97,8 +99,12 @@ class TrustedHostMiddleware(HTTPMiddleware):
         if self.allow_any:
             return None
         raw: str = request.host_override or request.headers.get("host") or ""
+        if raw in self._accepted:  # PERF: the same few Host values come back
+            return None
         host = _host_name(raw)
         if host is not None and self.is_allowed(host):
+            if len(self._accepted) < 1000:
+                self._accepted.add(raw)
             return None
         if host in self._www:
             query = request.query_string.decode("latin-1")
