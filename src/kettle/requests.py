@@ -126,18 +126,17 @@ class HTTPConnection:
     _state: State | None = None
     _url: URL | None = None
 
-    def __init__(self, app: Kettle) -> None:
+    def __init__(self, app: Kettle, scope: Scope | None = None) -> None:
         self.app = app
-
-    def _init_asgi(self, scope: Scope) -> None:
-        self.scope = scope
-        path: str = scope["path"]
-        root_path: str | None = scope.get("root_path")
-        if root_path:
-            self.root_path = root_path
-            if path.startswith(root_path):
-                path = path[len(root_path) :] or "/"
-        self.path = path
+        if scope is not None:  # ASGI: the path within the app, below root_path
+            self.scope = scope
+            path: str = scope["path"]
+            root_path: str | None = scope.get("root_path")
+            if root_path:
+                self.root_path = root_path
+                if path.startswith(root_path):
+                    path = path[len(root_path) :] or "/"
+            self.path = path
 
     @property
     def scheme(self) -> str:
@@ -303,18 +302,10 @@ class Request(HTTPConnection):
     def __init__(
         self, app: Kettle, scope: Scope | None = None, receive: Receive | None = None
     ) -> None:
-        self.app = app
-        if scope is not None:  # PERF: the ASGI case, in one call
-            self.scope = scope
+        HTTPConnection.__init__(self, app, scope)  # PERF: no super() object
+        if scope is not None:
             self.method = scope["method"]
             self._receive = receive
-            path: str = scope["path"]
-            root_path: str | None = scope.get("root_path")
-            if root_path:
-                self.root_path = root_path
-                if path.startswith(root_path):
-                    path = path[len(root_path) :] or "/"
-            self.path = path
 
     @classmethod
     def from_asgi(cls, app: Kettle, scope: Scope, receive: Receive) -> Request:

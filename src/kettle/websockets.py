@@ -44,8 +44,7 @@ class WebSocket(HTTPConnection):
     """
 
     def __init__(self, app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
-        super().__init__(app)
-        self._init_asgi(scope)
+        super().__init__(app, scope)
         self.method = "WEBSOCKET"
         self._receive = receive
         self._send = send
