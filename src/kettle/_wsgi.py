@@ -12,6 +12,7 @@ from typing import Any
 from ._sansio import status_line
 from .concurrency import run_sync
 from .context import request_var
+from .datastructures import Headers
 from .errors import error_response
 from .exceptions import HTTPException
 from .requests import Request
@@ -106,19 +107,7 @@ def _scope_from_environ(environ: WSGIEnviron, mount_path: str) -> dict[str, Any]
     script = environ.get("SCRIPT_NAME", "")
     path = environ.get("PATH_INFO", "") or "/"
     path = path.encode("latin-1").decode("utf-8", "replace")
-    headers = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers.append(
-                (
-                    key[5:].replace("_", "-").lower().encode(),
-                    str(value).encode("latin-1"),
-                )
-            )
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            headers.append(
-                (key.replace("_", "-").lower().encode(), str(value).encode("latin-1"))
-            )
+    headers = Headers.from_environ(environ).raw
     port = environ.get("SERVER_PORT")
     remote_port = environ.get("REMOTE_PORT")
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import types
 import typing
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -70,7 +71,7 @@ _STRING_TYPES: dict[Any, Any] = {"str": str, "int": int, "float": float, "bool":
 def _unwrap_optional(annotation: Any) -> Any:
     if typing.get_origin(annotation) in (
         typing.Union,
-        getattr(__import__("types"), "UnionType", None),
+        types.UnionType,
     ):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1:

@@ -47,21 +47,6 @@ class ClientDisconnect(Exception):
     """The client went away before sending the whole body."""
 
 
-def _wsgi_headers(environ: WSGIEnviron) -> list[tuple[bytes, bytes]]:
-    raw: list[tuple[bytes, bytes]] = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").lower()
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            if not value:
-                continue
-            name = key.replace("_", "-").lower()
-        else:
-            continue
-        raw.append((name.encode("latin-1"), str(value).encode("latin-1")))
-    return raw
-
-
 def _parse_length(value: str | None) -> int | None:
     if value is None or value == "":
         return None
@@ -201,19 +186,18 @@ class HTTPConnection:
             if self.scope is not None:
                 raw = self._raw_headers = self.scope["headers"]
             else:
-                assert self.environ is not None
-                raw = self._raw_headers = _wsgi_headers(self.environ)
+                raw = self._raw_headers = self.headers.raw
         return raw
 
     @property
     def headers(self) -> Headers:
         """The request headers, case-insensitive and multi-valued."""
         if self._headers is None:
-            if self.scope is None and self._raw_headers is None:
+            if self.scope is not None:
+                self._headers = Headers(raw=self.scope["headers"])
+            else:
                 assert self.environ is not None
                 self._headers = Headers.from_environ(self.environ)
-            else:
-                self._headers = Headers(raw=self.raw_headers)
         return self._headers
 
     @property
