@@ -37,6 +37,44 @@ def test_headers_case_insensitive_multi_valued():
     assert h.items() == [("x-a", "1"), ("content-type", "text/plain"), ("x-a", "2")]
 
 
+def test_query_params_fast_and_escaped_forms_agree():
+    plain = QueryParams("a=1&b=&&c&a=2")
+    assert plain.multi_items() == [("a", "1"), ("b", ""), ("c", ""), ("a", "2")]
+    assert plain["a"] == "2" and plain["c"] == ""
+    escaped = QueryParams("a=1+2&b%5B%5D=%C3%A9")
+    assert escaped.multi_items() == [("a", "1 2"), ("b[]", "é")]
+
+
+def test_headers_over_a_wsgi_environ_are_a_view():
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "HTTP_HOST": "example.com",
+        "HTTP_X_EMPTY": "",
+        "CONTENT_TYPE": "",
+        "CONTENT_LENGTH": "12",
+        "wsgi.url_scheme": "http",
+    }
+    h = Headers.from_environ(environ)
+    assert h["Host"] == "example.com" and h.get("HOST") == "example.com"
+    assert h.get("x-empty") == "" and "X-Empty" in h  # an empty header is present
+    assert h.get("content-type") is None and "content-type" not in h  # CGI: absent
+    assert h["content-length"] == "12" and h.getlist("Content-Length") == ["12"]
+    assert h.getlist("missing") == [] and "request-method" not in h
+    with pytest.raises(KeyError):
+        h["missing"]
+    assert sorted(h) == ["content-length", "host", "x-empty"] and len(h) == 3
+    assert sorted(h.raw) == [
+        (b"content-length", b"12"),
+        (b"host", b"example.com"),
+        (b"x-empty", b""),
+    ]
+    assert sorted(h.items()) == [
+        ("content-length", "12"),
+        ("host", "example.com"),
+        ("x-empty", ""),
+    ]
+
+
 def test_mutable_headers_share_the_raw_list():
     raw: list[tuple[bytes, bytes]] = [(b"x-a", b"1")]
     h = MutableHeaders(raw=raw)
@@ -60,6 +98,11 @@ def test_add_vary_merges_tokens():
     star = MutableHeaders(raw=[(b"vary", b"*")])
     star.add_vary("Origin")
     assert star.getlist("vary") == ["*"]
+    fresh = MutableHeaders(raw=[(b"x-a", b"1")])
+    fresh.add_vary("Cookie")
+    assert fresh.raw == [(b"x-a", b"1"), (b"vary", b"Cookie")]
+    with pytest.raises(ValueError):
+        fresh.add_vary("Bad\r\nName")
 
 
 def test_url_parts_and_build():

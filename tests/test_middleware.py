@@ -479,6 +479,35 @@ def test_cors_origin_regex(make_client: Callable[..., Any]) -> None:
     assert "access-control-allow-origin" not in bad.headers
 
 
+def test_cors_keeps_one_value_of_each_header(make_client: Callable[..., Any]) -> None:
+    app = Kettle(env_file=None)
+
+    @app.get("/own")
+    def own() -> Response:
+        return Response(
+            "x",
+            headers={
+                "vary": "Accept-Encoding",
+                "access-control-allow-credentials": "false",
+                "access-control-expose-headers": "X-Old",
+            },
+        )
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["https://a.example"],
+        allow_credentials=True,
+        expose_headers=["X-Total"],
+    )
+    client = make_client(app)
+    response = client.get("/own", headers={"origin": "https://a.example"})
+    assert response.headers["vary"] == "Accept-Encoding, Origin"
+    # Replaced, not doubled: browsers refuse "true, false".
+    assert response.headers.get_list("access-control-allow-credentials") == ["true"]
+    assert response.headers.get_list("access-control-expose-headers") == ["X-Total"]
+    assert response.headers["access-control-allow-origin"] == "https://a.example"
+
+
 # -- Trusted host -------------------------------------------------------------------
 
 

@@ -245,3 +245,27 @@ def test_streaming_stops_when_client_disconnects():
     messages = asyncio.run(scenario())
     assert messages[0]["type"] == "http.response.start"
     assert produced < 1000
+
+
+def test_default_headers_made_on_demand_for_each_interface():
+    class CSV(Response):
+        media_type = "text/csv"
+
+    plain = CSV("a,b")
+    # WSGI gets str pairs straight from the class's Content-Type and the body.
+    assert plain.wsgi_headers() == [
+        ("content-type", "text/csv; charset=utf-8"),
+        ("content-length", "3"),
+    ]
+    bare = Response(b"xyz")
+    assert bare.raw_headers == [(b"content-length", b"3")]
+    assert bare.wsgi_headers() == [("content-length", "3")]
+    # Changing the headers changes both forms; the same list is kept.
+    changed = CSV("a,b")
+    changed.headers["x-extra"] = "1"
+    assert changed.raw_headers[-1] == (b"x-extra", b"1")
+    assert changed.wsgi_headers()[-1] == ("x-extra", "1")
+    replaced = CSV("a,b")
+    replaced.raw_headers = [(b"content-type", b"text/plain")]
+    assert replaced.headers["content-type"] == "text/plain"
+    assert replaced.wsgi_headers() == [("content-type", "text/plain")]

@@ -48,6 +48,8 @@ class Pipeline:
         "call",
         "direct",
         "func",
+        "plain",
+        "plain_async",
         "plan",
         "teardown",
         "view",
@@ -74,6 +76,10 @@ class Pipeline:
         # PERF: a handler taking only path parameters is called without a plan.
         self.func = plan.func
         self.direct = plan.simple and view is None
+        #: A handler of path parameters only and no hooks, called in one line:
+        #: ``def`` (``plain``) or ``async def`` (``plain_async``).
+        self.plain = self.direct and self.all_sync
+        self.plain_async = self.direct and not self.all_sync
 
     def finalize(
         self, before: list[Hook], after: list[Hook], teardown: list[Hook]
@@ -84,6 +90,8 @@ class Pipeline:
         self.teardown = tuple((h, is_async(h)) for h in teardown)
         hooks = self.before + self.after
         self.all_sync = not self.plan.is_async and not any(a for _, a in hooks)
+        self.plain = self.direct and self.all_sync and not hooks
+        self.plain_async = self.direct and self.plan.is_async and not hooks
 
     def _call_function(self, request: Request) -> Any:
         return self.plan.func(**self.plan.kwargs(request))

@@ -104,6 +104,12 @@ def parse_query(query: str) -> list[tuple[str, str]]:
     ``+`` means a space; percent-escapes are decoded as UTF-8 (bad bytes replaced).
     """
     pairs: list[tuple[str, str]] = []
+    if "%" not in query and "+" not in query:  # PERF: nothing to decode
+        for part in query.split("&"):
+            if part:
+                name, _, value = part.partition("=")
+                pairs.append((name, value))
+        return pairs
     for part in query.split("&"):
         if not part:
             continue
@@ -138,25 +144,58 @@ class QueryParams(MultiDict[str]):
             # Raw (unescaped) bytes in a query string are UTF-8 in practice.
             items = items.decode("utf-8", "replace")
         if isinstance(items, str):
-            items = parse_query(items)
+            # PERF: straight to the fields; no copy, no Mapping check.
+            pairs = parse_query(items)
+            self._list = pairs
+            self._dict = dict(pairs)
+            return
         super().__init__(items)
 
     def __str__(self) -> str:
         return urlencode(self._list)
 
 
-# WSGI environ keys seen so far -> header names ("HTTP_USER_AGENT" -> "user-agent").
+# Bounded caches of name conversions (names repeat, so each is worked out once):
+# WSGI environ keys -> header names ("HTTP_USER_AGENT" -> "user-agent"), header names
+# as asked for -> environ keys ("User-Agent" -> "HTTP_USER_AGENT"), and header names
+# as asked for -> lower-cased bytes (b"user-agent").
 _ENVIRON_NAMES: dict[str, str] = {}
+_ENVIRON_KEYS: dict[str, str] = {}
+_BYTE_NAMES: dict[str, bytes] = {}
+_CACHE_LIMIT = 1000
+# CGI passes these without the HTTP_ prefix, and some servers set them empty when the
+# request has none: empty reads as absent.
+_ENTITY_KEYS = frozenset(("CONTENT_TYPE", "CONTENT_LENGTH"))
+
+
+def _environ_key(name: str) -> str:
+    key = _ENVIRON_KEYS.get(name)
+    if key is None:
+        key = name.upper().replace("-", "_")
+        if key not in _ENTITY_KEYS:
+            key = "HTTP_" + key
+        if len(_ENVIRON_KEYS) < _CACHE_LIMIT:
+            _ENVIRON_KEYS[name] = key
+    return key
+
+
+def _byte_name(name: str) -> bytes:
+    encoded = _BYTE_NAMES.get(name)
+    if encoded is None:
+        encoded = name.lower().encode("latin-1")
+        if len(_BYTE_NAMES) < _CACHE_LIMIT:
+            _BYTE_NAMES[name] = encoded
+    return encoded
 
 
 class Headers(Mapping[str, str]):
     """Case-insensitive, multi-valued HTTP headers (immutable).
 
-    Built over the raw ``[(name, value), ...]`` byte pairs of the ASGI scope without
-    copying them; the lookup table is made on first use.
+    Built over the raw ``[(name, value), ...]`` byte pairs of the ASGI scope, or
+    over a WSGI environ, without copying them; a full table is made only to iterate.
     """
 
-    __slots__ = ("_index", "_raw")
+    __slots__ = ("_environ", "_index", "_raw")
 
     def __init__(
         self,
@@ -174,29 +213,16 @@ class Headers(Mapping[str, str]):
                 (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs
             ]
         self._index: dict[str, list[str]] | None = None
+        self._environ: Mapping[str, Any] | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, Any]) -> Headers:
         """The headers of a WSGI environ (``HTTP_*``, ``CONTENT_TYPE``,
-        ``CONTENT_LENGTH``), indexed at once; the byte pairs are made if asked for."""
-        index: dict[str, list[str]] = {}
-        names = _ENVIRON_NAMES
-        for key, value in environ.items():
-            name = names.get(key)
-            if name is None:
-                if key.startswith("HTTP_"):
-                    name = key[5:].replace("_", "-").lower()
-                elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                    name = key.replace("_", "-").lower()
-                else:
-                    name = ""  # not a header
-                if len(names) < 1000:
-                    names[key] = name
-            if name and (value or not name.startswith("content-")):
-                index[name] = [str(value)]
+        ``CONTENT_LENGTH``): a view, where each lookup is one environ lookup."""
         headers = cls.__new__(cls)
         headers._raw = None
-        headers._index = index
+        headers._index = None
+        headers._environ = environ
         return headers
 
     @property
@@ -204,26 +230,43 @@ class Headers(Mapping[str, str]):
         """The ``(name, value)`` byte pairs, names lower-cased."""
         raw = self._raw
         if raw is None:
-            assert self._index is not None
+            index = self._index if self._index is not None else self._build()
             raw = self._raw = [
                 (k.encode("latin-1"), v.encode("latin-1"))
-                for k, values in self._index.items()
+                for k, values in index.items()
                 for v in values
             ]
         return raw
 
     def _build(self) -> dict[str, list[str]]:
         index: dict[str, list[str]] = {}
-        for k, v in self.raw:
-            index.setdefault(k.decode("latin-1").lower(), []).append(
-                v.decode("latin-1")
-            )
+        environ = self._environ
+        if environ is not None:
+            names = _ENVIRON_NAMES
+            for key, value in environ.items():
+                name = names.get(key)
+                if name is None:
+                    if key.startswith("HTTP_"):
+                        name = key[5:].replace("_", "-").lower()
+                    elif key in _ENTITY_KEYS:
+                        name = key.replace("_", "-").lower()
+                    else:
+                        name = ""  # not a header
+                    if len(names) < _CACHE_LIMIT:
+                        names[key] = name
+                if name and (value or key not in _ENTITY_KEYS):
+                    index[name] = [str(value)]
+        else:
+            for k, v in self.raw:
+                index.setdefault(k.decode("latin-1").lower(), []).append(
+                    v.decode("latin-1")
+                )
         self._index = index
         return index
 
     # PERF: requests carry few headers and handlers read few of them, so lookups
-    # scan the byte pairs; the full index is built only for iteration (or came
-    # ready-made from a WSGI environ).
+    # scan the byte pairs (or look up the environ key); the full index is built only
+    # for iteration.
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)
@@ -232,11 +275,20 @@ class Headers(Mapping[str, str]):
         return str(value)
 
     def get(self, key: str, default: Any = None) -> Any:
+        environ = self._environ
+        if environ is not None:
+            environ_key = _environ_key(key)
+            value = environ.get(environ_key)
+            if value:
+                return value
+            if value is None or environ_key in _ENTITY_KEYS:
+                return default
+            return value
         index = self._index
         if index is not None:
             values = index.get(key.lower())
             return values[0] if values else default
-        name = key.lower().encode("latin-1")
+        name = _byte_name(key)
         for k, v in self.raw:
             if k == name:
                 return v.decode("latin-1")
@@ -244,19 +296,24 @@ class Headers(Mapping[str, str]):
 
     def getlist(self, key: str) -> list[str]:
         """Return every value of the header ``key`` (an empty list when absent)."""
+        if self._environ is not None:
+            value = self.get(key)
+            return [] if value is None else [value]
         index = self._index
         if index is not None:
             return list(index.get(key.lower(), ()))
-        name = key.lower().encode("latin-1")
+        name = _byte_name(key)
         return [v.decode("latin-1") for k, v in self.raw if k == name]
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
+        if self._environ is not None:
+            return self.get(key) is not None
         index = self._index
         if index is not None:
             return key.lower() in index
-        name = key.lower().encode("latin-1")
+        name = _byte_name(key)
         for k, _ in self.raw:
             if k == name:
                 return True
@@ -303,7 +360,7 @@ class MutableHeaders(Headers):
         self._index = None
 
     def __delitem__(self, key: str) -> None:
-        name = key.lower().encode("latin-1")
+        name = _byte_name(key)
         self.raw[:] = [(k, v) for k, v in self.raw if k != name]
         self._index = None
 
@@ -327,11 +384,19 @@ class MutableHeaders(Headers):
 
     def add_vary(self, name: str) -> None:
         """Add ``name`` to the ``Vary`` header unless it (or ``*``) is listed."""
+        raw = self.raw
+        for k, _ in raw:
+            if k == b"vary":
+                break
+        else:  # PERF: no Vary yet, the usual case
+            raw.append(encode_header("vary", name))
+            self._index = None
+            return
         values = self.getlist("vary")
         present = {t.strip().lower() for value in values for t in value.split(",")}
         if "*" in present or name.lower() in present:
             return
-        self["vary"] = ", ".join([*values, name]) if values else name
+        self["vary"] = ", ".join([*values, name])
 
     def pop(self, key: str, default: Any = None) -> Any:
         """Remove ``key`` and return its first value, or ``default``."""

@@ -44,6 +44,8 @@ _FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 def _int(value: str) -> int:
     # NOTE: int() alone would take "1_000", " 1" and non-ASCII digits.
+    if value.isdigit() and value.isascii():  # PERF: the common case, no regex
+        return int(value)
     if _INT.fullmatch(value) is None:
         raise ValueError(value)
     return int(value)
@@ -200,7 +202,7 @@ class HandlerPlan:
         params = conn.path_params
         if self.simple:
             return params
-        kwargs = {name: params[name] for name in self.path_names}
+        kwargs = {name: params[name] for name in self.path_names} if params else {}
         for name in self.conn_names:
             kwargs[name] = conn
         if self.query:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ("ClientDisconnect", "HTTPConnection", "Request", "wsgi_body")
 
 _CHUNK = 64 * 1024
+_new = object.__new__
 # A host name or IPv4 address, or a bracketed IPv6 address, and an optional port.
 _HOST = re.compile(
     r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::[0-9]{1,5})?"
@@ -203,9 +204,18 @@ class HTTPConnection:
     @property
     def query(self) -> QueryParams:
         """The query string as a multi-dict (``query["k"]``, ``query.getlist("k")``)."""
-        if self._query is None:
-            self._query = QueryParams(self.query_string)
-        return self._query
+        query = self._query
+        if query is None:
+            environ = self.environ
+            if environ is not None:
+                # PEP 3333: bytes carried as latin-1; escaped ASCII needs no trip.
+                text = environ.get("QUERY_STRING", "")
+                if not text.isascii():
+                    text = text.encode("latin-1").decode("utf-8", "replace")
+                query = self._query = QueryParams(text)
+            else:
+                query = self._query = QueryParams(self.query_string)
+        return query
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -299,7 +309,8 @@ class Request(HTTPConnection):
     @classmethod
     def from_wsgi(cls, app: Kettle, environ: WSGIEnviron) -> Request:
         """Make a request from a WSGI environ."""
-        request = cls(app)
+        request = _new(cls)  # PERF: no __init__ calls; only the WSGI fields are set
+        request.app = app
         request.environ = environ
         request.method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO") or "/"

@@ -63,14 +63,24 @@ class Response:
 
     media_type: ClassVar[str | None] = None
     charset: ClassVar[str] = "utf-8"
-    #: The class's ``Content-Type`` header value, computed once per class.
+    #: The class's ``Content-Type`` header value, computed once per class, as
+    #: bytes (ASGI) and as a ``str`` (WSGI).
     _content_type: ClassVar[bytes | None] = None
+    _wsgi_content_type: ClassVar[str | None] = None
+    #: The header pairs; None until asked for when they are only the defaults.
+    _raw: list[tuple[bytes, bytes]] | None = None
     _headers: MutableHeaders | None = None
     _cookies: list[tuple[str, dict[str, Any]]] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._content_type = _content_type(cls.media_type, cls.charset)
+        cls._set_content_type()
+
+    @classmethod
+    def _set_content_type(cls) -> None:
+        ctype = _content_type(cls.media_type, cls.charset)
+        cls._content_type = ctype
+        cls._wsgi_content_type = ctype.decode("latin-1") if ctype else None
 
     def __init__(
         self,
@@ -82,16 +92,30 @@ class Response:
         self.status_code = status_code
         body = self.render(content)
         if headers is None and media_type is None and status_code == 200:
-            # PERF: the common case, with the class's precomputed Content-Type.
+            # PERF: the common case: the class's Content-Type and the length, made
+            # when the headers are first asked for, in the form the interface wants.
             self.body = body
-            length = (b"content-length", str(len(body)).encode())
-            ctype = self._content_type
-            self.raw_headers = [(b"content-type", ctype), length] if ctype else [length]
             return
         if status_code in _NO_BODY or status_code < 200:
             body = b""  # these statuses never carry a body
         self.body = body
-        self.raw_headers = self._initial_headers(headers, media_type or self.media_type)
+        self._raw = self._initial_headers(headers, media_type or self.media_type)
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The ``(name, value)`` byte pairs sent, names lower-cased; changeable in
+        place."""
+        raw = self._raw
+        if raw is None:
+            length = (b"content-length", str(len(self.body)).encode())
+            ctype = self._content_type
+            raw = self._raw = [(b"content-type", ctype), length] if ctype else [length]
+        return raw
+
+    @raw_headers.setter
+    def raw_headers(self, value: list[tuple[bytes, bytes]]) -> None:
+        self._raw = value
+        self._headers = None
 
     def render(self, content: Any) -> bytes:
         """Turn ``content`` into the body bytes."""
@@ -251,13 +275,21 @@ class Response:
 
     def wsgi_headers(self) -> list[tuple[str, str]]:
         """The headers as WSGI wants them (``str`` pairs)."""
-        return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw_headers]
+        raw = self._raw
+        if raw is None:  # PERF: the defaults, never made as bytes
+            length = ("content-length", str(len(self.body)))
+            ctype = self._wsgi_content_type
+            return [("content-type", ctype), length] if ctype else [length]
+        headers = []
+        for k, v in raw:  # PERF: a loop beats a comprehension here (3.11)
+            headers.append((k.decode("latin-1"), v.decode("latin-1")))
+        return headers
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status_code}>"
 
 
-Response._content_type = _content_type(Response.media_type, Response.charset)
+Response._set_content_type()
 
 
 class HTMLResponse(Response):

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import NoReturn
 
+from ..datastructures import encode_header
 from ..exceptions import ImproperlyConfigured
 from ..responses import PlainTextResponse
 from ..responses import Response
@@ -27,6 +28,11 @@ _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 _SAFELISTED_METHODS = frozenset(("GET", "HEAD", "POST"))
 _SAFELISTED_HEADERS = frozenset(
     ("accept", "accept-language", "content-language", "content-type")
+)
+_CREDENTIALS = (b"access-control-allow-credentials", b"true")
+# Response headers this middleware sets besides Vary and Access-Control-Allow-Origin.
+_ADDED = frozenset(
+    (b"access-control-allow-credentials", b"access-control-expose-headers")
 )
 
 
@@ -100,7 +106,11 @@ class CORSMiddleware(HTTPMiddleware):
         )
         # With a plain "*" the answer is the same for every origin: no Vary needed.
         self._static = self._any_origin and not allow_credentials
-        self._expose = ", ".join(exposed) if exposed else None
+        self._expose = (
+            encode_header("access-control-expose-headers", ", ".join(exposed))
+            if exposed
+            else None
+        )
         preflight: dict[str, str] = {"access-control-max-age": str(max_age)}
         if not self._any_method:
             preflight["access-control-allow-methods"] = ", ".join(sorted(self._methods))
@@ -165,24 +175,48 @@ class CORSMiddleware(HTTPMiddleware):
             and "origin" in request.headers
         ):
             return response  # a preflight, answered by process_request
-        headers = response.headers
+        # PERF: one pass over the byte pairs finds what the decisions need.
+        raw = response.raw_headers
+        has_vary = has_origin = has_other = False
+        for name, _ in raw:
+            if name == b"vary":
+                has_vary = True
+            elif name == b"access-control-allow-origin":
+                has_origin = True
+            elif name in _ADDED:
+                has_other = True
         if self._static:
-            if "access-control-allow-origin" not in headers:
-                headers["access-control-allow-origin"] = "*"
+            if not has_origin:
+                raw.append((b"access-control-allow-origin", b"*"))
                 if self._expose:
-                    headers["access-control-expose-headers"] = self._expose
+                    self._add(response, has_other, self._expose)
             return response
-        headers.add_vary("Origin")
+        if has_vary:
+            response.headers.add_vary("Origin")
+        else:
+            raw.append((b"vary", b"Origin"))
         origin = request.headers.get("origin")
-        if origin is None or "access-control-allow-origin" in headers:
+        if origin is None or has_origin:
             return response
-        if self.is_allowed_origin(origin):
-            headers["access-control-allow-origin"] = origin
-            if self.allow_credentials:
-                headers["access-control-allow-credentials"] = "true"
-            if self._expose:
-                headers["access-control-expose-headers"] = self._expose
+        if origin in self._origins:  # a configured origin: known to be a clean value
+            raw.append((b"access-control-allow-origin", origin.encode("latin-1")))
+        elif self.is_allowed_origin(origin):
+            raw.append(encode_header("access-control-allow-origin", origin))
+        else:
+            return response
+        if self.allow_credentials:
+            self._add(response, has_other, _CREDENTIALS)
+        if self._expose:
+            self._add(response, has_other, self._expose)
         return response
+
+    @staticmethod
+    def _add(response: Response, replace: bool, pair: tuple[bytes, bytes]) -> None:
+        """Add a header pair, replacing the handler's own value if it set one."""
+        raw = response.raw_headers
+        if replace:
+            raw[:] = [h for h in raw if h[0] != pair[0]]
+        raw.append(pair)
 
 
 def _fail(message: str) -> NoReturn:
