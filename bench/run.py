@@ -383,6 +383,40 @@ class Server:
             self.log_file = None  # type: ignore[assignment]
 
 
+def _rss_kib(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                children = (task / "children").read_text().split()
+                found += [int(c) for c in children]
+                todo += [int(c) for c in children]
+    return found
+
+
+def worker_rss_mib(server: Server) -> float:
+    """Resident memory of the server's worker process, in MiB.
+
+    granian serves from a child process (its parent only supervises), uvicorn with
+    one worker from its main process: the largest process of the tree is the
+    worker. Measured after the endpoint checks (every lazy import done) and before
+    any load.
+    """
+    assert server.proc is not None
+    pids = [server.proc.pid, *_descendants(server.proc.pid)]
+    return max(_rss_kib(p) for p in pids) / 1024
+
+
 # -- checking and loading -------------------------------------------------------------
 
 
@@ -492,6 +526,7 @@ def wrk(port: int, ep: Endpoint, duration: int, connections: int) -> Sample:
 class Results:
     samples: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
+    memory: dict[str, list[float]] = field(default_factory=dict)  # idle worker MiB
 
     def add(self, target: Target, ep: Endpoint, sample: Sample) -> None:
         self.samples.setdefault((target.name, ep.name), []).append(sample)
@@ -528,6 +563,9 @@ def bench_target(
                 else:
                     with contextlib.suppress(OSError):
                         fetch(server.port, ep)
+            if app == target.app:
+                rss = worker_rss_mib(server)
+                results.memory.setdefault(target.name, []).append(rss)
             wrk(server.port, eps[0], WARMUP, args.connections)
             for ep in eps:
                 sample = wrk(server.port, ep, args.duration, args.connections)
@@ -549,7 +587,7 @@ def _fmt_ratio(v: float | None, ref: float | None) -> str:
 
 
 def table(targets: list[Target], endpoints: list[Endpoint], results: Results) -> str:
-    head = ["target"]
+    head = ["target", "idle MiB"]
     for ep in endpoints:
         head += [f"{ep.name} req/s", "p99 ms", "×raw", "×kettle"]
     lines = [
@@ -557,7 +595,8 @@ def table(targets: list[Target], endpoints: list[Endpoint], results: Results) ->
         "|" + "|".join([" --- "] + [" ---: "] * (len(head) - 1)) + "|",
     ]
     for t in targets:
-        row = [f"`{t.name}`"]
+        mem = results.memory.get(t.name)
+        row = [f"`{t.name}`", f"{statistics.median(mem):.1f}" if mem else "-"]
         for ep in endpoints:
             rps = results.median_rps(t.name, ep.name)
             p99 = results.median_p99(t.name, ep.name)
@@ -726,7 +765,9 @@ def main(argv: list[str] | None = None) -> int:
         f" -c{args.connections} -d{args.duration}s on CPU {CLIENT_CPU},"
         f" one server worker on CPU {SERVER_CPU}; median req/s and median p99"
         " over the rounds; ×raw and ×kettle are req/s ratios to the raw"
-        " callable and to Kettle on the same interface and server."
+        " callable and to Kettle on the same interface and server; idle MiB is the"
+        " resident memory of the worker process after the endpoint checks, before"
+        " any load (median over the rounds)."
         f" Measuring took {elapsed / 60:.1f} min; {loads}."
     )
     report = "\n\n".join(

@@ -24,13 +24,6 @@ def create_app(middleware: bool = False) -> Application:
     async def other(id: str):
         return json_response({"id": id})
 
-    for i in range(99):  # 99 other parameterised routes, registered first
-        get(f"/r{i}/{{id}}")(other)
-
-    @get("/items/{int:id}")
-    async def item(id: int):
-        return json_response({"id": id})
-
     @get("/plaintext")
     async def plaintext():
         return text("Hello, World!")
@@ -46,6 +39,13 @@ def create_app(middleware: bool = False) -> Application:
     @get("/mw/plaintext")
     async def mw_plaintext():
         return text("Hello, World!")
+
+    for i in range(99):  # 99 other parameterised routes, then the path endpoint
+        get(f"/r{i}/{{id}}")(other)
+
+    @get("/items/{int:id}")
+    async def item(id: int):
+        return json_response({"id": id})
 
     if middleware:  # the first is the outermost
         app.middlewares.append(TrustedHostsMiddleware(allowed_hosts=HOSTS))

@@ -31,12 +31,12 @@ def query(request):
     )
 
 
-# 99 other parameterised routes, registered first
-urlpatterns = [path(f"r{i}/<id>", other) for i in range(99)]
-urlpatterns += [
-    path("items/<int:id>", item),
+urlpatterns = [
     path("plaintext", plaintext),
     path("json", json),
     path("query", query),
     path("mw/plaintext", plaintext),
 ]
+# 99 other parameterised routes, then the path endpoint
+urlpatterns += [path(f"r{i}/<id>", other) for i in range(99)]
+urlpatterns += [path("items/<int:id>", item)]

@@ -47,14 +47,14 @@ def create_app(middleware: bool = False) -> falcon.asgi.App:
             else None
         )
     )
-    other = Other()
-    for i in range(99):  # 99 other parameterised routes, registered first
-        app.add_route(f"/r{i}/{{id}}", other)
-    app.add_route("/items/{id:int}", Item())
     app.add_route("/plaintext", Plaintext())
     app.add_route("/json", Json())
     app.add_route("/query", Query())
     app.add_route("/mw/plaintext", Plaintext())
+    other = Other()
+    for i in range(99):  # 99 other parameterised routes, then the path endpoint
+        app.add_route(f"/r{i}/{{id}}", other)
+    app.add_route("/items/{id:int}", Item())
     return app
 
 

@@ -13,13 +13,6 @@ def create_app(middleware: bool = False) -> FastAPI:
     async def other(id: str):
         return {"id": id}
 
-    for i in range(99):  # 99 other parameterised routes, registered first
-        app.get(f"/r{i}/{{id}}", name=f"r{i}")(other)
-
-    @app.get("/items/{id}")
-    async def item(id: int):
-        return {"id": id}
-
     @app.get("/plaintext", response_class=PlainTextResponse)
     async def plaintext():
         return "Hello, World!"
@@ -35,6 +28,13 @@ def create_app(middleware: bool = False) -> FastAPI:
     @app.get("/mw/plaintext", response_class=PlainTextResponse)
     async def mw_plaintext():
         return "Hello, World!"
+
+    for i in range(99):  # 99 other parameterised routes, then the path endpoint
+        app.get(f"/r{i}/{{id}}", name=f"r{i}")(other)
+
+    @app.get("/items/{id}")
+    async def item(id: int):
+        return {"id": id}
 
     if middleware:  # the last added is the outermost
         app.add_middleware(GZipMiddleware, minimum_size=1000)

@@ -18,13 +18,6 @@ def create_app(middleware: bool = False) -> Flask:
     def other(id):
         return {"id": id}
 
-    for i in range(99):  # 99 other parameterised routes, registered first
-        app.add_url_rule(f"/r{i}/<id>", f"r{i}", other)
-
-    @app.get("/items/<int:id>")
-    def item(id):
-        return {"id": id}
-
     @app.get("/plaintext")
     def plaintext():
         return Response("Hello, World!", mimetype="text/plain")
@@ -45,6 +38,13 @@ def create_app(middleware: bool = False) -> Flask:
     @app.get("/mw/plaintext")
     def mw_plaintext():
         return Response("Hello, World!", mimetype="text/plain")
+
+    for i in range(99):  # 99 other parameterised routes, then the path endpoint
+        app.add_url_rule(f"/r{i}/<id>", f"r{i}", other)
+
+    @app.get("/items/<int:id>")
+    def item(id):
+        return {"id": id}
 
     return app
 

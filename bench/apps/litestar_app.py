@@ -46,9 +46,10 @@ async def mw_plaintext() -> str:
     return "Hello, World!"
 
 
-# 99 other parameterised routes, registered first
-handlers = [get(f"/r{i}/{{id:str}}", name=f"r{i}")(other) for i in range(99)]
-handlers += [item, plaintext, json, query, mw_plaintext]
+handlers = [plaintext, json, query, mw_plaintext]
+# 99 other parameterised routes, then the path endpoint
+handlers += [get(f"/r{i}/{{id:str}}", name=f"r{i}")(other) for i in range(99)]
+handlers += [item]
 
 app = Litestar(route_handlers=handlers)
 mw_app = Litestar(

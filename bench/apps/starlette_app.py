@@ -33,14 +33,15 @@ async def query(request):
     )
 
 
-routes = [Route(f"/r{i}/{{id}}", other) for i in range(99)]
-routes += [
-    Route("/items/{id:int}", item),
+routes = [
     Route("/plaintext", plaintext),
     Route("/json", json),
     Route("/query", query),
     Route("/mw/plaintext", plaintext),
 ]
+# 99 other parameterised routes, then the path endpoint
+routes += [Route(f"/r{i}/{{id}}", other) for i in range(99)]
+routes += [Route("/items/{id:int}", item)]
 
 app = Starlette(routes=routes)
 mw_app = Starlette(

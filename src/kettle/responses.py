@@ -13,6 +13,7 @@ from typing import ClassVar
 from urllib.parse import quote
 
 from . import _json
+from ._sansio import _STATUS_LINES
 from ._sansio import SameSite
 from ._sansio import check_cookie
 from ._sansio import format_cookie
@@ -67,6 +68,8 @@ class Response:
     #: bytes (ASGI) and as a ``str`` (WSGI).
     _content_type: ClassVar[bytes | None] = None
     _wsgi_content_type: ClassVar[str | None] = None
+    #: Whether the class renders ``str`` content as Response does (encoded).
+    _text_render: ClassVar[bool] = True
     #: The header pairs; None until asked for when they are only the defaults.
     _raw: list[tuple[bytes, bytes]] | None = None
     _headers: MutableHeaders | None = None
@@ -75,6 +78,7 @@ class Response:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._set_content_type()
+        cls._text_render = cls.render is Response.render
 
     @classmethod
     def _set_content_type(cls) -> None:
@@ -90,7 +94,10 @@ class Response:
         media_type: str | None = None,
     ) -> None:
         self.status_code = status_code
-        body = self.render(content)
+        if type(content) is str and self._text_render:
+            body = content.encode(self.charset)  # PERF: render() without the call
+        else:
+            body = self.render(content)
         if headers is None and media_type is None and status_code == 200:
             # PERF: the common case: the class's Content-Type and the length, made
             # when the headers are first asked for, in the form the interface wants.
@@ -268,10 +275,18 @@ class Response:
         """Answer through WSGI: call ``start_response`` and return the body."""
         if self._cookies:
             self.finalize(environ.get("wsgi.url_scheme") == "https")
-        start_response(status_line(self.status_code), self.wsgi_headers())
+        body = self.body
+        if self._raw is None:  # PERF: the default headers, made here as str pairs
+            length = ("content-length", str(len(body)))
+            ctype = self._wsgi_content_type
+            headers = [("content-type", ctype), length] if ctype else [length]
+        else:
+            headers = self.wsgi_headers()
+        code = self.status_code
+        start_response(_STATUS_LINES.get(code) or status_line(code), headers)
         if environ["REQUEST_METHOD"] == "HEAD":
             return []
-        return [self.body]
+        return [body]
 
     def wsgi_headers(self) -> list[tuple[str, str]]:
         """The headers as WSGI wants them (``str`` pairs)."""
