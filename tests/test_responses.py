@@ -269,3 +269,18 @@ def test_default_headers_made_on_demand_for_each_interface():
     replaced.raw_headers = [(b"content-type", b"text/plain")]
     assert replaced.headers["content-type"] == "text/plain"
     assert replaced.wsgi_headers() == [("content-type", "text/plain")]
+
+
+def test_wsgi_headers_of_changed_responses():
+    response = Response(b"{}", headers={"X-A": "é"}, media_type="application/json")
+    response.raw_headers.append([b"x-list", b"pair"])  # type: ignore[arg-type]
+    response.set_cookie("k", "v")
+    response.finalize(False)
+    for _ in range(2):  # decoded, then known: the same answer
+        assert response.wsgi_headers() == [
+            ("x-a", "é"),
+            ("content-type", "application/json"),
+            ("content-length", "2"),
+            ("x-list", "pair"),
+            ("set-cookie", "k=v; HttpOnly; Path=/; SameSite=Lax"),
+        ]

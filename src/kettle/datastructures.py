@@ -277,7 +277,7 @@ class Headers(Mapping[str, str]):
     def get(self, key: str, default: Any = None) -> Any:
         environ = self._environ
         if environ is not None:
-            environ_key = _environ_key(key)
+            environ_key = _ENVIRON_KEYS.get(key) or _environ_key(key)
             value = environ.get(environ_key)
             if value:
                 return value
@@ -288,8 +288,9 @@ class Headers(Mapping[str, str]):
         if index is not None:
             values = index.get(key.lower())
             return values[0] if values else default
-        name = _byte_name(key)
-        for k, v in self.raw:
+        name = _BYTE_NAMES.get(key) or _byte_name(key)
+        raw = self._raw
+        for k, v in self.raw if raw is None else raw:
             if k == name:
                 return v.decode("latin-1")
         return default
@@ -313,8 +314,9 @@ class Headers(Mapping[str, str]):
         index = self._index
         if index is not None:
             return key.lower() in index
-        name = _byte_name(key)
-        for k, _ in self.raw:
+        name = _BYTE_NAMES.get(key) or _byte_name(key)
+        raw = self._raw
+        for k, _ in self.raw if raw is None else raw:
             if k == name:
                 return True
         return False

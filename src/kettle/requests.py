@@ -111,8 +111,11 @@ class HTTPConnection:
     _cookies: dict[str, str] | None = None
     _state: State | None = None
     _url: URL | None = None
+    _receive: Receive | None = None
 
-    def __init__(self, app: Kettle, scope: Scope | None = None) -> None:
+    def __init__(
+        self, app: Kettle, scope: Scope | None = None, receive: Receive | None = None
+    ) -> None:
         self.app = app
         if scope is not None:  # ASGI: the path within the app, below root_path
             self.scope = scope
@@ -123,6 +126,10 @@ class HTTPConnection:
                 if path.startswith(root_path):
                     path = path[len(root_path) :] or "/"
             self.path = path
+            method = scope.get("method")  # none for a WebSocket
+            if method is not None:
+                self.method = method
+            self._receive = receive
 
     @property
     def scheme(self) -> str:
@@ -283,7 +290,6 @@ class Request(HTTPConnection):
     :meth:`get_body`, :meth:`get_json` and :meth:`get_form`.
     """
 
-    _receive: Receive | None = None
     _body: bytes | None = None
     _json: Any = None  # set to _MISSING below
     _form: FormData | None = None
@@ -292,14 +298,6 @@ class Request(HTTPConnection):
     error: Exception | None = None
     #: What routing answered when no route took the request (404, 405, ...).
     unrouted: Response | HTTPException | None = None
-
-    def __init__(
-        self, app: Kettle, scope: Scope | None = None, receive: Receive | None = None
-    ) -> None:
-        HTTPConnection.__init__(self, app, scope)  # PERF: no super() object
-        if scope is not None:
-            self.method = scope["method"]
-            self._receive = receive
 
     @classmethod
     def from_asgi(cls, app: Kettle, scope: Scope, receive: Receive) -> Request:

@@ -40,6 +40,14 @@ __all__ = (
 )
 
 _NO_BODY = frozenset((204, 304))
+# PERF: header pairs decoded for WSGI, by their byte pairs. Most responses repeat the
+# same few (types, lengths, Vary, CORS), so each is decoded once. Bounded in count
+# and size, and without the headers whose values are usually unique to a response.
+_WSGI_PAIRS: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+_WSGI_PAIRS_LIMIT = 1000
+_UNIQUE_HEADERS = frozenset(
+    (b"set-cookie", b"etag", b"last-modified", b"location", b"date", b"expires")
+)
 
 
 def _content_type(media_type: str | None, charset: str) -> bytes | None:
@@ -296,8 +304,23 @@ class Response:
             ctype = self._wsgi_content_type
             return [("content-type", ctype), length] if ctype else [length]
         headers = []
-        for k, v in raw:  # PERF: a loop beats a comprehension here (3.11)
-            headers.append((k.decode("latin-1"), v.decode("latin-1")))
+        known = _WSGI_PAIRS
+        for pair in raw:  # PERF: a loop beats a comprehension here (3.11)
+            try:
+                text = known.get(pair)
+            except TypeError:  # a list, not a tuple: fine, but not a key
+                text = None
+            if text is None:
+                name, value = pair
+                text = (name.decode("latin-1"), value.decode("latin-1"))
+                if (
+                    len(known) < _WSGI_PAIRS_LIMIT
+                    and type(pair) is tuple
+                    and len(value) <= 200
+                    and name not in _UNIQUE_HEADERS
+                ):
+                    known[pair] = text
+            headers.append(text)
         return headers
 
     def __repr__(self) -> str:

@@ -43,10 +43,11 @@ class WebSocket(HTTPConnection):
                 await ws.send_text(message)
     """
 
+    _receive: Receive
+
     def __init__(self, app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
-        super().__init__(app, scope)
+        super().__init__(app, scope, receive)
         self.method = "WEBSOCKET"
-        self._receive = receive
         self._send = send
         self.client_state = WebSocketState.CONNECTING
         self.subprotocols: list[str] = list(scope.get("subprotocols", ()))
