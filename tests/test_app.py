@@ -663,3 +663,41 @@ def test_bad_limit_setting_is_a_clear_error():
         ImproperlyConfigured, match="MAX_BODY_SIZE must be a whole number"
     ):
         app.setup()
+
+
+@pytest.mark.parametrize(
+    ("interface", "setting", "frozen"),
+    [("asgi", "", True), ("wsgi", "", True), ("asgi", "GC_FREEZE=False", False)],
+)
+def test_gc_frozen_once_after_startup(tmp_path, interface, setting, frozen):
+    """Start-up ends with gc.freeze() (once per process) unless GC_FREEZE is off."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "gc_app.py"
+    script.write_text(
+        "import gc\n"
+        "freezes = []\n"
+        "real_freeze = gc.freeze\n"
+        "gc.freeze = lambda: (freezes.append(1), real_freeze())[1]\n"
+        "from kettle import Kettle\n"
+        f"app = Kettle(env_file=None, {setting})\n"
+        "seen = []\n"
+        "app.on_startup(lambda: seen.append(len(freezes)))\n"
+        "app.get('/')(lambda: 'x')\n"
+        f"with app.test_client(interface={interface!r}) as client:\n"
+        "    assert client.get('/').text == 'x'\n"
+        "    after = gc.get_freeze_count()\n"
+        f"other = Kettle(env_file=None, {setting})\n"
+        "other.get('/')(lambda: 'y')\n"
+        "with other.test_client() as client:\n"
+        "    assert client.get('/').text == 'y'\n"
+        "print(seen[0], after > 0, len(freezes))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    # Not during the start-up hooks; after them (objects really frozen); never again
+    # for a second app in the same process.
+    assert result.stdout.split() == ["0", str(frozen), "1" if frozen else "0"]

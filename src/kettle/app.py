@@ -110,6 +110,27 @@ def _default_name(endpoint: Any, path: str) -> str:
     return path if not name or name == "<lambda>" else str(name)
 
 
+_gc_frozen = False
+
+
+def freeze_gc() -> None:
+    """Collect the garbage of start-up, then exempt everything still alive (modules,
+    routes, the app, its pools) from the cyclic garbage collector; once per process.
+
+    PERF: a full collection walks every tracked object. Without this, a busy server
+    pauses for milliseconds whenever one runs (its p99 latency shows it); with it, a
+    full collection walks only what requests left behind. Objects alive now that
+    later become cyclic garbage are not reclaimed, so it runs once, after start-up.
+    """
+    global _gc_frozen
+    if not _gc_frozen:
+        import gc
+
+        _gc_frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 class Kettle(Scaffold):
     """A Kettle application: an ASGI callable, with ``app.wsgi`` as its WSGI twin.
 
@@ -447,6 +468,8 @@ class Kettle(Scaffold):
             self._lifespan_stack = stack
             if isinstance(state, dict):
                 self.state.update(state)
+        if self.config["GC_FREEZE"]:
+            freeze_gc()
 
     async def shutdown(self) -> None:
         """Leave the ``lifespan`` context, then run the shutdown hooks."""

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FILE_SIZE": None,
     "FORM_SPOOL_SIZE": 1024 * 1024,
     "THREAD_POOL_SIZE": 40,
+    "GC_FREEZE": True,
 }
 
 _TRUE = {"1", "true", "yes", "on"}
