@@ -266,38 +266,23 @@ def free_port() -> int:
 
 def server_command(target: Target, app: str, port: int) -> list[str]:
     """The same settings for every target: one worker, the server's defaults else."""
-    if target.server == "granian":
-        cmd = [
-            str(VBIN / "granian"),
-            "--interface",
-            target.interface,
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            app,
-        ]
-    else:
-        cmd = [
-            str(VBIN / "uvicorn"),
-            "--interface",
-            "asgi3",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            app,
-        ]
+    # granian takes the interface by name; uvicorn serves ASGI 3 only
+    interface = target.interface if target.server == "granian" else "asgi3"
+    cmd = [
+        str(VBIN / target.server),
+        "--interface",
+        interface,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        app,
+    ]
     return ["taskset", "-c", SERVER_CPU, *cmd]
 
 

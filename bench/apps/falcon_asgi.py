@@ -5,8 +5,7 @@ Falcon has CORS built in; it has no GZip or trusted-host middleware.
 
 import falcon
 import falcon.asgi
-from bench.apps.falcon_common import CORS_ORIGIN
-from bench.apps.falcon_common import configure
+from bench.apps import falcon_common as common
 
 
 class Other:
@@ -40,22 +39,9 @@ class Query:
 
 
 def create_app(middleware: bool = False) -> falcon.asgi.App:
-    app = configure(
-        falcon.asgi.App(
-            middleware=[falcon.CORSMiddleware(allow_origins=CORS_ORIGIN)]
-            if middleware
-            else None
-        )
+    return common.create_app(
+        falcon.asgi.App, middleware, Plaintext(), Json(), Query(), Other(), Item()
     )
-    app.add_route("/plaintext", Plaintext())
-    app.add_route("/json", Json())
-    app.add_route("/query", Query())
-    app.add_route("/mw/plaintext", Plaintext())
-    other = Other()
-    for i in range(99):  # 99 other parameterised routes, then the path endpoint
-        app.add_route(f"/r{i}/{{id}}", other)
-    app.add_route("/items/{id:int}", Item())
-    return app
 
 
 app = create_app()

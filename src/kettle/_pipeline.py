@@ -66,20 +66,13 @@ class Pipeline:
         self.plan = plan
         self.blueprint = blueprint
         self.view = view
-        self.before: tuple[tuple[Hook, bool], ...] = ()
-        self.after: tuple[tuple[Hook, bool], ...] = ()
-        self.teardown: tuple[tuple[Hook, bool], ...] = ()
-        self.all_sync = not plan.is_async
         self.call: Callable[[Request], Any] = self._call_function
         if view is not None:
             self.call = self._call_view
         # PERF: a handler taking only path parameters is called without a plan.
         self.func = plan.func
         self.direct = plan.simple and view is None
-        #: A handler of path parameters only and no hooks, called in one line:
-        #: ``def`` (``plain``) or ``async def`` (``plain_async``).
-        self.plain = self.direct and self.all_sync
-        self.plain_async = self.direct and not self.all_sync
+        self.finalize([], [], [])
 
     def finalize(
         self, before: list[Hook], after: list[Hook], teardown: list[Hook]
@@ -90,6 +83,8 @@ class Pipeline:
         self.teardown = tuple((h, is_async(h)) for h in teardown)
         hooks = self.before + self.after
         self.all_sync = not self.plan.is_async and not any(a for _, a in hooks)
+        #: A handler of path parameters only and no hooks, called in one line:
+        #: ``def`` (``plain``) or ``async def`` (``plain_async``).
         self.plain = self.direct and self.all_sync and not hooks
         self.plain_async = self.direct and self.plan.is_async and not hooks
 

@@ -113,7 +113,7 @@ def _default_name(endpoint: Any, path: str) -> str:
 _gc_frozen = False
 
 
-def freeze_gc() -> None:
+def _freeze_gc() -> None:
     """Collect the garbage of start-up, then exempt everything still alive (modules,
     routes, the app, its pools) from the cyclic garbage collector; once per process.
 
@@ -469,7 +469,7 @@ class Kettle(Scaffold):
             if isinstance(state, dict):
                 self.state.update(state)
         if self.config["GC_FREEZE"]:
-            freeze_gc()
+            _freeze_gc()
 
     async def shutdown(self) -> None:
         """Leave the ``lifespan`` context, then run the shutdown hooks."""
