@@ -168,17 +168,22 @@ def test_routing_query_parameters(iface: str) -> None:
         assert r.status_code == 422
         assert r.json() == {
             "detail": [
-                {"loc": ["query", "q"], "msg": "Field required", "type": "missing"},
+                {
+                    "loc": ["query", "q"],
+                    "msg": "Field required",
+                    "type": "missing",
+                    "input": None,
+                },
                 {
                     "loc": ["query", "page"],
-                    "msg": "Input should be a valid int",
+                    "msg": "Input should be a valid integer, unable to parse string as an integer",
                     "type": "int_parsing",
                     "input": "two",
                 },
             ]
         }
         r = c.get("/search?q=x&sort=random")
-        assert r.json()["detail"][0]["type"] == "enum_parsing"
+        assert r.json()["detail"][0]["type"] == "enum"
 
 
 def test_routing_url_for() -> None:
@@ -610,7 +615,7 @@ def test_default_error_pages(iface: str) -> None:
             "detail": [
                 {
                     "loc": ["query", "quantity"],
-                    "msg": "Input should be a valid int",
+                    "msg": "Input should be a valid integer, unable to parse string as an integer",
                     "type": "int_parsing",
                     "input": "lots",
                 }

@@ -369,7 +369,7 @@ def test_unsupported_query_type_fails_at_registration():
         Kettle(env_file=None).get("/k")(handler)
 
 
-@pytest.mark.parametrize("value", ["1_000", "+1", " 1", "１", "nan"])
+@pytest.mark.parametrize("value", ["１", "nan", "1e3", "0x10", "1.5", ""])
 def test_strict_int_query(call, value):
     def typed(n: int):
         return {"n": n}

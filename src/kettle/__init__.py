@@ -14,6 +14,14 @@ from .exceptions import HTTPException as HTTPException
 from .exceptions import abort as abort
 from .helpers import redirect as redirect
 from .helpers import url_for as url_for
+from .params import Body as Body
+from .params import Cookie as Cookie
+from .params import Depends as Depends
+from .params import File as File
+from .params import Form as Form
+from .params import Header as Header
+from .params import Path as Path
+from .params import Query as Query
 from .requests import Request as Request
 from .responses import EventSourceResponse as EventSourceResponse
 from .responses import HTMLResponse as HTMLResponse
@@ -44,14 +52,22 @@ def __getattr__(name: str) -> Any:
 
 __all__ = (
     "Blueprint",
+    "Body",
+    "Cookie",
+    "Depends",
     "EventSourceResponse",
+    "File",
+    "Form",
     "FormData",
+    "Header",
     "HTMLResponse",
     "HTTPException",
     "Headers",
     "JSONResponse",
     "Kettle",
+    "Path",
     "PlainTextResponse",
+    "Query",
     "QueryParams",
     "RedirectResponse",
     "Request",

@@ -77,7 +77,7 @@ async def handle_websocket(
     plan = route.handler
     token = request_var.set(websocket)
     try:
-        await plan.func(**plan.kwargs(websocket))
+        await plan.call_async(websocket)
     except WebSocketDisconnect:
         pass
     except WebSocketException as exc:

@@ -18,6 +18,7 @@ from .handlers import HandlerPlan
 from .handlers import make_response
 from .requests import Request
 from .responses import Response
+from .scaffold import RouteDoc
 
 if TYPE_CHECKING:
     from .app import Kettle
@@ -47,10 +48,12 @@ class Pipeline:
         "blueprint",
         "call",
         "direct",
+        "doc",
         "func",
         "plain",
         "plain_async",
         "plan",
+        "reads_body",
         "teardown",
         "view",
     )
@@ -66,12 +69,15 @@ class Pipeline:
         self.plan = plan
         self.blueprint = blueprint
         self.view = view
+        self.doc = RouteDoc()  # the route's documentation, set by the app
         self.call: Callable[[Request], Any] = self._call_function
         if view is not None:
             self.call = self._call_view
         # PERF: a handler taking only path parameters is called without a plan.
         self.func = plan.func
         self.direct = plan.simple and view is None
+        #: A sync handler reading the body: it is read on the loop first (ASGI).
+        self.reads_body = bool(plan.body or plan.form)
         self.finalize([], [], [])
 
     def finalize(
@@ -82,19 +88,25 @@ class Pipeline:
         self.after = tuple((h, is_async(h)) for h in after)
         self.teardown = tuple((h, is_async(h)) for h in teardown)
         hooks = self.before + self.after
-        self.all_sync = not self.plan.is_async and not any(a for _, a in hooks)
+        self.all_sync = not self.plan.needs_loop and not any(a for _, a in hooks)
         #: A handler of path parameters only and no hooks, called in one line:
         #: ``def`` (``plain``) or ``async def`` (``plain_async``).
         self.plain = self.direct and self.all_sync and not hooks
         self.plain_async = self.direct and self.plan.is_async and not hooks
 
     def _call_function(self, request: Request) -> Any:
-        return self.plan.func(**self.plan.kwargs(request))
+        return self.plan.call_sync(request)
 
     def _call_view(self, request: Request) -> Any:
         assert self.view is not None
         cls, method = self.view
-        return getattr(cls(), method)(**self.plan.kwargs(request))
+        return self.plan.call_sync(request, getattr(cls(), method))
+
+    async def _call_async(self, request: Request) -> Any:
+        if self.view is None:
+            return await self.plan.call_async(request)
+        cls, method = self.view
+        return await self.plan.call_async(request, getattr(cls(), method))
 
     # -- sync -------------------------------------------------------------------
 
@@ -133,9 +145,11 @@ class Pipeline:
             if response is None:
                 if self.direct and self.plan.is_async:
                     rv = await self.func(**request.path_params)
-                elif self.plan.is_async:
-                    rv = await self.call(request)
+                elif self.plan.needs_loop:
+                    rv = await self._call_async(request)
                 else:
+                    if self.reads_body:
+                        await read_body(request, self.plan)
                     rv = await run_in_threadpool(self.call, request)
                 response = make_response(rv)
         except Exception as exc:
@@ -148,6 +162,15 @@ class Pipeline:
             else:
                 response = await run_in_threadpool(hook, response) or response
         return response
+
+
+async def read_body(request: Request, plan: HandlerPlan) -> None:
+    """Read the body (or form) on the event loop, before a sync handler's thread
+    pool hop, so that the handler finds it in memory."""
+    if plan.form:
+        await request.form()
+    else:
+        await request.body()
 
 
 def call_hook_sync(hook: Hook, hook_async: bool, *args: Any) -> Any:

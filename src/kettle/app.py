@@ -24,6 +24,7 @@ from ._pipeline import Pipeline
 from ._pipeline import call_hook_async
 from ._pipeline import call_hook_sync
 from ._pipeline import is_async
+from ._pipeline import read_body
 from .blueprints import Blueprint
 from .concurrency import run_in_threadpool
 from .concurrency import run_sync
@@ -49,6 +50,8 @@ from .routing import Mount
 from .routing import Route
 from .routing import Router
 from .routing import WebSocketRoute
+from .scaffold import _UNSET
+from .scaffold import RouteDoc
 from .scaffold import Scaffold
 from .views import View
 
@@ -181,6 +184,14 @@ class Kettle(Scaffold):
         self._middleware: list[tuple[Any, dict[str, Any]]] = []
         self._http_middleware: list[HTTPMiddleware] = []  # in the order added
         self._pipelines: list[Pipeline] = []
+        #: ``{provider: replacement}``: ``Depends(provider)`` calls the replacement
+        #: instead, from the next request on (for tests).
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        #: ``{type: provider}``: a handler parameter annotated with ``type`` gets
+        #: ``provider()``'s value, as if it were ``Depends(provider)`` (how
+        #: batteries inject a database session or the current user). Register
+        #: before the routes that use it.
+        self.injectables: dict[Any, Callable[..., Any]] = {}
         self._built = False
         self._build_lock = threading.Lock()
         self._wsgi_lock = threading.Lock()
@@ -231,8 +242,9 @@ class Kettle(Scaffold):
         endpoint: Callable[..., Any],
         methods: Iterable[str] | None = None,
         name: str | None = None,
+        **options: Any,
     ) -> None:
-        self._add_http(path, endpoint, methods, name, None)
+        self._add_http(path, endpoint, methods, name, None, options)
 
     def add_websocket_route(
         self, path: str, endpoint: Callable[..., Any], name: str | None = None
@@ -246,11 +258,19 @@ class Kettle(Scaffold):
         methods: Iterable[str] | None,
         name: str | None,
         blueprint: str | None,
+        options: dict[str, Any] | None = None,
     ) -> None:
         self._check_setup("add a route")
         name = name or _default_name(endpoint, path)
         if blueprint is not None:
             name = f"{blueprint}.{name}"
+        doc = RouteDoc(**(options or {}))
+        plan_options: dict[str, Any] = {
+            "injectables": self.injectables,
+            "status_code": doc.status_code,
+        }
+        if doc.response_model is not _UNSET:
+            plan_options["response_model"] = doc.response_model
         if isinstance(endpoint, type) and issubclass(endpoint, View):
             verbs = (
                 [m.upper() for m in methods] if methods else endpoint.defined_methods()
@@ -268,10 +288,12 @@ class Kettle(Scaffold):
                 route = Route(
                     path, endpoint, [verb], name, path_converters(func), blueprint
                 )
-                plan = HandlerPlan(func, route.pattern.param_names, skip_first=True)
-                self._add_pipeline(
-                    route, Pipeline(self, plan, blueprint, (endpoint, verb.lower()))
+                plan = HandlerPlan(
+                    func, route.pattern.param_names, skip_first=True, **plan_options
                 )
+                pipeline = Pipeline(self, plan, blueprint, (endpoint, verb.lower()))
+                pipeline.doc = doc
+                self._add_pipeline(route, pipeline)
             return
         if not callable(endpoint):
             raise ImproperlyConfigured(f"{endpoint!r} is not callable")
@@ -283,8 +305,10 @@ class Kettle(Scaffold):
             path_converters(endpoint),
             blueprint,
         )
-        plan = HandlerPlan(endpoint, route.pattern.param_names)
-        self._add_pipeline(route, Pipeline(self, plan, blueprint))
+        plan = HandlerPlan(endpoint, route.pattern.param_names, **plan_options)
+        pipeline = Pipeline(self, plan, blueprint)
+        pipeline.doc = doc
+        self._add_pipeline(route, pipeline)
 
     def _add_pipeline(self, route: Route, pipeline: Pipeline) -> None:
         route.handler = pipeline
@@ -307,7 +331,12 @@ class Kettle(Scaffold):
         route = WebSocketRoute(
             path, endpoint, name, path_converters(endpoint), blueprint
         )
-        plan = HandlerPlan(endpoint, route.pattern.param_names, WebSocket)
+        plan = HandlerPlan(
+            endpoint,
+            route.pattern.param_names,
+            WebSocket,
+            injectables=self.injectables,
+        )
         if not plan.is_async:
             raise ImproperlyConfigured(
                 f"WebSocket handler {endpoint.__qualname__} must be 'async def'"
@@ -338,10 +367,10 @@ class Kettle(Scaffold):
             )
         self.blueprints[name] = blueprint
         self._scoped[name] = blueprint
-        for kind, path, endpoint, methods, route_name in blueprint.deferred:
+        for kind, path, endpoint, methods, route_name, options in blueprint.deferred:
             full = prefix + path if path != "/" or not prefix else prefix + "/"
             if kind == "http":
-                self._add_http(full, endpoint, methods, route_name, name)
+                self._add_http(full, endpoint, methods, route_name, name, options)
             else:
                 self._add_websocket(full, endpoint, route_name, name)
 
@@ -723,6 +752,8 @@ class Kettle(Scaffold):
                             request, exc, target.blueprint
                         )
                 elif target.all_sync:
+                    if target.reads_body:
+                        await read_body(request, target.plan)
                     response = await run_in_threadpool(target.run_sync, request)
                 else:
                     response = await target.run_async(request)

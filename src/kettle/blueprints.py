@@ -6,6 +6,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
+from .scaffold import RouteDoc
 from .scaffold import Scaffold
 
 __all__ = ("Blueprint",)
@@ -41,7 +42,14 @@ class Blueprint(Scaffold):
         self.name = name
         self.url_prefix = url_prefix
         self.deferred: list[
-            tuple[str, str, Callable[..., Any], list[str] | None, str | None]
+            tuple[
+                str,
+                str,
+                Callable[..., Any],
+                list[str] | None,
+                str | None,
+                dict[str, Any],
+            ]
         ] = []
 
     def add_route(
@@ -50,7 +58,9 @@ class Blueprint(Scaffold):
         endpoint: Callable[..., Any],
         methods: Iterable[str] | None = None,
         name: str | None = None,
+        **options: Any,
     ) -> None:
+        RouteDoc(**options)  # NOTE: a misspelt option fails here, not at register
         self.deferred.append(
             (
                 "http",
@@ -58,13 +68,14 @@ class Blueprint(Scaffold):
                 endpoint,
                 list(methods) if methods is not None else None,
                 name,
+                options,
             )
         )
 
     def add_websocket_route(
         self, path: str, endpoint: Callable[..., Any], name: str | None = None
     ) -> None:
-        self.deferred.append(("websocket", path, endpoint, None, name))
+        self.deferred.append(("websocket", path, endpoint, None, name, {}))
 
     def __repr__(self) -> str:
         return f"<Blueprint {self.name!r}>"

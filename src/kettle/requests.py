@@ -379,10 +379,9 @@ class Request(HTTPConnection):
             RequestEntityTooLarge: The body is over the limit (answered with 413).
         """
         if self._body is None:
-            limit = self.app.limits.max_body_size
-            length = self.content_length
-            if length is not None and length > limit:
-                raise _too_large(limit)
+            if self.environ is not None:
+                return self._read_wsgi_body()
+            limit = self._body_limit()
             chunks: list[bytes] = []
             size = 0
             async for chunk in self.stream():
@@ -453,7 +452,35 @@ class Request(HTTPConnection):
 
     def get_body(self) -> bytes:
         """Sync :meth:`body`, for ``def`` handlers (under ASGI and WSGI)."""
-        return self._body if self._body is not None else run_sync(self.body())
+        if self._body is not None:
+            return self._body
+        if self.environ is not None:
+            # PERF: under WSGI the body is read straight from wsgi.input.
+            return self._read_wsgi_body()
+        return run_sync(self.body())
+
+    def _read_wsgi_body(self) -> bytes:
+        limit = self._body_limit()
+        if self._stream_consumed:
+            raise RuntimeError("the request body was already read as a stream")
+        self._stream_consumed = True
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in self._wsgi_chunks():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        self._body = b"".join(chunks)
+        return self._body
+
+    def _body_limit(self) -> int:
+        """``MAX_BODY_SIZE``, checked against ``Content-Length`` up front."""
+        limit = self.app.limits.max_body_size
+        length = self.content_length
+        if length is not None and length > limit:
+            raise _too_large(limit)
+        return limit
 
     def get_json(self, *, force: bool = False) -> Any:
         """Sync :meth:`json`, for ``def`` handlers."""

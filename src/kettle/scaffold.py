@@ -2,15 +2,87 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
+from typing import TypedDict
 from typing import TypeVar
+from typing import Unpack
 
-__all__ = ("Scaffold",)
+__all__ = ("RouteDoc", "RouteOptions", "Scaffold")
 
 F = TypeVar("F", bound=Callable[..., Any])
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
+
+
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+
+
+class RouteOptions(TypedDict, total=False):
+    """What a route decorator takes besides the path, methods and name.
+
+    Attributes:
+        status_code: The status of a response made from a returned value
+            (``201`` for a create); also the documented success status.
+        response_model: The type a return value is validated and filtered by
+            (default: the return annotation when it holds a model; None for
+            none).
+        tags: Groups for the API docs.
+        summary: The operation's title in the docs (default: the docstring's
+            first line).
+        description: The operation's text (default: the rest of the docstring).
+        deprecated: Mark the operation deprecated in the docs.
+        include_in_schema: False to leave the route out of ``/openapi.json``.
+        responses: More documented responses: ``{404: {"description": ...}}``,
+            optionally with ``"model": SomeType``.
+        operation_id: The OpenAPI ``operationId`` (default: the route name).
+    """
+
+    status_code: int | None
+    response_model: Any
+    tags: Sequence[str]
+    summary: str | None
+    description: str | None
+    deprecated: bool
+    include_in_schema: bool
+    responses: Mapping[int | str, Mapping[str, Any]]
+    operation_id: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RouteDoc:
+    """A route's :class:`RouteOptions`, checked at registration."""
+
+    status_code: int | None = None
+    response_model: Any = _UNSET
+    tags: Sequence[str] = ()
+    summary: str | None = None
+    description: str | None = None
+    deprecated: bool = False
+    include_in_schema: bool = True
+    responses: Mapping[int | str, Mapping[str, Any]] = dataclasses.field(
+        default_factory=dict
+    )
+    operation_id: str | None = None
+
+    def __post_init__(self) -> None:
+        status = self.status_code
+        if status is not None and (
+            not isinstance(status, int) or not 100 <= status <= 599
+        ):
+            raise ValueError(f"status_code must be an HTTP status, not {status!r}")
+        if isinstance(self.tags, str):
+            raise TypeError("tags must be a list of strings, not a string")
 
 
 class Scaffold:
@@ -31,8 +103,12 @@ class Scaffold:
         endpoint: Callable[..., Any],
         methods: Iterable[str] | None = None,
         name: str | None = None,
+        **options: Any,
     ) -> None:
-        """Register ``endpoint`` for ``path`` (what the decorators call)."""
+        """Register ``endpoint`` for ``path`` (what the decorators call).
+
+        ``options`` are those of :class:`RouteOptions`.
+        """
         raise NotImplementedError
 
     def add_websocket_route(
@@ -42,7 +118,11 @@ class Scaffold:
         raise NotImplementedError
 
     def route(
-        self, path: str, methods: Iterable[str] | None = None, name: str | None = None
+        self,
+        path: str,
+        methods: Iterable[str] | None = None,
+        name: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> Callable[[F], F]:
         """Register a handler, or a :class:`~kettle.View` class, for ``path``.
 
@@ -51,33 +131,46 @@ class Scaffold:
             methods: HTTP methods (default ``["GET"]``; for a View, the methods it
                 defines).
             name: The name for :func:`~kettle.url_for` (default: the function name).
+            **options: ``status_code``, ``response_model``, ``tags``, ``summary``,
+                ``description``, ``deprecated``, ``include_in_schema``,
+                ``responses``, ``operation_id``: see :class:`RouteOptions`.
         """
 
         def decorator(func: F) -> F:
-            self.add_route(path, func, methods, name)
+            self.add_route(path, func, methods, name, **options)
             return func
 
         return decorator
 
-    def get(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
+    def get(
+        self, path: str, *, name: str | None = None, **options: Unpack[RouteOptions]
+    ) -> Callable[[F], F]:
         """Register a ``GET`` handler (``HEAD`` is answered too)."""
-        return self.route(path, ["GET"], name)
+        return self.route(path, ["GET"], name, **options)
 
-    def post(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
+    def post(
+        self, path: str, *, name: str | None = None, **options: Unpack[RouteOptions]
+    ) -> Callable[[F], F]:
         """Register a ``POST`` handler."""
-        return self.route(path, ["POST"], name)
+        return self.route(path, ["POST"], name, **options)
 
-    def put(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
+    def put(
+        self, path: str, *, name: str | None = None, **options: Unpack[RouteOptions]
+    ) -> Callable[[F], F]:
         """Register a ``PUT`` handler."""
-        return self.route(path, ["PUT"], name)
+        return self.route(path, ["PUT"], name, **options)
 
-    def patch(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
+    def patch(
+        self, path: str, *, name: str | None = None, **options: Unpack[RouteOptions]
+    ) -> Callable[[F], F]:
         """Register a ``PATCH`` handler."""
-        return self.route(path, ["PATCH"], name)
+        return self.route(path, ["PATCH"], name, **options)
 
-    def delete(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
+    def delete(
+        self, path: str, *, name: str | None = None, **options: Unpack[RouteOptions]
+    ) -> Callable[[F], F]:
         """Register a ``DELETE`` handler."""
-        return self.route(path, ["DELETE"], name)
+        return self.route(path, ["DELETE"], name, **options)
 
     def websocket(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
         """Register an ``async def`` WebSocket handler taking a ``WebSocket``."""
