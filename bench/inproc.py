@@ -13,8 +13,12 @@ Usage (from the repository root, with the interpreter that has the frameworks)::
     python bench/inproc.py                       # every target that imports
     python bench/inproc.py --only kettle_asgi,raw_asgi --endpoints json
     python bench/inproc.py --no-callgrind        # timings only
+    python bench/inproc.py --only fastapi_app,litestar_app --endpoints typed
 
-A target is a module of ``bench/apps`` exposing an ASGI ``app`` or a WSGI ``wsgi``.
+A target is a module of ``bench/apps`` exposing an ASGI ``app`` or a WSGI ``wsgi``
+(``mw_`` and ``typed_`` variants for the middleware and typed endpoints). The typed
+endpoint (``POST`` with a JSON body) is served by Kettle, FastAPI and Litestar only;
+its answer is checked against the expected JSON.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import argparse
 import asyncio
 import importlib
 import io
+import json
 import os
 import re
 import statistics
@@ -31,6 +36,7 @@ import sys
 import time
 from collections.abc import Callable
 from typing import Any
+from typing import NamedTuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -52,12 +58,37 @@ TARGETS: dict[str, str] = {
     "django_app": "wsgi",
 }
 
-ENDPOINTS: dict[str, tuple[str, str]] = {
-    "plaintext": ("/plaintext", ""),
-    "json": ("/json", ""),
-    "param": ("/items/42", ""),
-    "query": ("/query", "page=2&size=10&q=tea"),
-    "middleware": ("/mw/plaintext", ""),
+
+class Endpoint(NamedTuple):
+    path: str
+    query: str = ""
+    variant: str = ""  # the app attribute's prefix: "" (app), "mw_", "typed_"
+    method: str = "GET"
+    body: bytes = b""  # the request body, sent as JSON
+    targets: frozenset[str] | None = None  # the targets that serve it; None: all
+    expect: Any = None  # the answer's parsed JSON, when checked
+
+    def serves(self, name: str) -> bool:
+        return self.targets is None or name in self.targets
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "plaintext": Endpoint("/plaintext"),
+    "json": Endpoint("/json"),
+    "param": Endpoint("/items/42"),
+    "query": Endpoint("/query", "page=2&size=10&q=tea"),
+    "middleware": Endpoint("/mw/plaintext", variant="mw_"),
+    "typed": Endpoint(
+        "/typed/42",
+        "q=tea&limit=5",
+        variant="typed_",
+        method="POST",
+        body=b'{"name":"kettle","price":2.5,"tags":["a","b"]}',
+        targets=frozenset(
+            {"kettle_asgi", "kettle_wsgi", "fastapi_app", "litestar_app"}
+        ),
+        expect={"id": 42, "q": "tea", "limit": 5, "name": "kettle", "total": 12.5},
+    ),
 }
 
 HEADERS = [
@@ -69,16 +100,16 @@ HEADERS = [
 ]
 
 
-def load(name: str, middleware: bool = False) -> Callable[..., Any]:
+def load(name: str, prefix: str = "") -> Callable[..., Any]:
     """Import ``bench.apps.<name>`` and return its ASGI or WSGI callable.
 
-    With ``middleware``, the module's ``mw_*`` variant (the app behind the
-    middleware stack); Django's lives in ``bench.apps.django_mw``.
+    With ``prefix`` ``"mw_"``, the module's ``mw_*`` variant (the app behind the
+    middleware stack; Django's lives in ``bench.apps.django_mw``); with
+    ``"typed_"``, the app that also serves the typed endpoint.
     """
-    if middleware and name == "django_app":
+    if prefix == "mw_" and name == "django_app":
         name = "django_mw"
     module = importlib.import_module(f"bench.apps.{name}")
-    prefix = "mw_" if middleware else ""
     if TARGETS.get(name, "wsgi") == "wsgi":
         found = getattr(module, prefix + "wsgi", None) or getattr(
             module, prefix + "app"
@@ -91,26 +122,49 @@ def load(name: str, middleware: bool = False) -> Callable[..., Any]:
 # -- drivers -------------------------------------------------------------------------
 
 
-def asgi_runner(app: Any, path: str, query: str) -> Callable[[int], None]:
+def _body_headers(ep: Endpoint) -> list[tuple[bytes, bytes]]:
+    if not ep.body:
+        return []
+    return [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(ep.body)).encode()),
+    ]
+
+
+def _check(ep: Endpoint, status: str, body: bytes) -> None:
+    """Stop unless the last answer was a 200 (with the expected JSON, if any)."""
+    if not status.startswith("200"):
+        raise SystemExit(f"{ep.method} {ep.path}: status {status}")
+    if ep.expect is not None:
+        try:
+            found = json.loads(body)
+        except ValueError:
+            found = body
+        if found != ep.expect:
+            raise SystemExit(f"{ep.method} {ep.path}: answered {body[:200]!r}")
+
+
+def asgi_runner(app: Any, ep: Endpoint) -> Callable[[int], None]:
     """A function that makes ``n`` in-process ASGI requests."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": ep.method,
         "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
+        "path": ep.path,
+        "raw_path": ep.path.encode(),
         "root_path": "",
-        "query_string": query.encode(),
-        "headers": HEADERS,
+        "query_string": ep.query.encode(),
+        "headers": HEADERS + _body_headers(ep),
         "server": ("127.0.0.1", 8000),
         "client": ("127.0.0.1", 50000),
         "extensions": {},
         "state": {},
     }
-    request_message = {"type": "http.request", "body": b"", "more_body": False}
+    request_message = {"type": "http.request", "body": ep.body, "more_body": False}
     status: list[int] = []
+    body: list[bytes] = []  # the last answer's
 
     async def receive() -> dict[str, Any]:
         return request_message
@@ -118,6 +172,9 @@ def asgi_runner(app: Any, path: str, query: str) -> Callable[[int], None]:
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
+            body.clear()
+        elif message["type"] == "http.response.body":
+            body.append(message.get("body", b""))
 
     async def batch(n: int) -> None:
         for _ in range(n):
@@ -155,19 +212,19 @@ def asgi_runner(app: Any, path: str, query: str) -> Callable[[int], None]:
     def run(n: int) -> None:
         status.clear()
         loop.run_until_complete(batch(n))
-        if status and status[-1] != 200:
-            raise SystemExit(f"{path}: status {status[-1]}")
+        if status:
+            _check(ep, str(status[-1]), b"".join(body))
 
     return run
 
 
-def wsgi_runner(app: Any, path: str, query: str) -> Callable[[int], None]:
+def wsgi_runner(app: Any, ep: Endpoint) -> Callable[[int], None]:
     """A function that makes ``n`` in-process WSGI requests."""
     base = {
-        "REQUEST_METHOD": "GET",
+        "REQUEST_METHOD": ep.method,
         "SCRIPT_NAME": "",
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
+        "PATH_INFO": ep.path,
+        "QUERY_STRING": ep.query,
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "8000",
         "SERVER_PROTOCOL": "HTTP/1.1",
@@ -181,7 +238,11 @@ def wsgi_runner(app: Any, path: str, query: str) -> Callable[[int], None]:
     }
     for name, value in HEADERS:
         base["HTTP_" + name.decode().upper().replace("-", "_")] = value.decode()
+    if ep.body:
+        base["CONTENT_TYPE"] = "application/json"
+        base["CONTENT_LENGTH"] = str(len(ep.body))
     status: list[str] = []
+    last: list[bytes] = []  # the last answer's body
 
     def start_response(line: str, headers: Any, exc_info: Any = None) -> None:
         status.append(line)
@@ -190,27 +251,26 @@ def wsgi_runner(app: Any, path: str, query: str) -> Callable[[int], None]:
         status.clear()
         for _ in range(n):
             environ = dict(base)
-            environ["wsgi.input"] = io.BytesIO(b"")
+            environ["wsgi.input"] = io.BytesIO(ep.body)
             body = app(environ, start_response)
             try:
-                for _chunk in body:
-                    pass
+                last[:] = body
             finally:
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
-        if status and not status[-1].startswith("200"):
-            raise SystemExit(f"{path}: status {status[-1]}")
+        if status:
+            _check(ep, status[-1], b"".join(last))
 
     return run
 
 
 def runner(name: str, endpoint: str) -> Callable[[int], None]:
     """The request driver for one target and endpoint."""
-    path, query = ENDPOINTS[endpoint]
-    app = load(name, middleware=endpoint == "middleware")
+    ep = ENDPOINTS[endpoint]
+    app = load(name, ep.variant)
     make = asgi_runner if TARGETS[name] == "asgi" else wsgi_runner
-    return make(app, path, query)
+    return make(app, ep)
 
 
 # -- measures ------------------------------------------------------------------------
@@ -307,6 +367,9 @@ def main() -> None:
     for name in names:
         cells = []
         for endpoint in endpoints:
+            if not ENDPOINTS[endpoint].serves(name):  # not served by this target
+                cells += ["—"] * (1 if args.no_callgrind else 2)
+                continue
             try:
                 micro = time_per_request(runner(name, endpoint))
                 cells.append(f"{micro:.1f}")

@@ -33,6 +33,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from dataclasses import field
@@ -78,16 +79,51 @@ WARMUP = 1  # s of wrk before measuring a freshly started server
 class Endpoint:
     name: str
     path: str
-    body: bytes
-    media_type: str
-    middleware: bool = False  # served by the target's middleware app
+    body: bytes  # the expected answer
+    media_type: str  # the expected answer's content type
+    app: str = "app"  # which of the target's apps serves it: app, mw_app, typed_app
+    method: str = "GET"
+    data: bytes = b""  # the request body, sent as JSON
+    #: The frameworks (Target.framework) that serve it; None: every target.
+    frameworks: frozenset[str] | None = None
+
+    @property
+    def middleware(self) -> bool:
+        return self.app == "mw_app"
 
     @property
     def headers(self) -> dict[str, str]:
-        """Request headers: a cross-origin browser request for the middleware one."""
+        """Request headers: a cross-origin browser request for the middleware one,
+        the content type of a request body."""
+        headers = {}
         if self.middleware:
-            return {"Origin": CORS_ORIGIN, "Accept-Encoding": "gzip"}
-        return {}
+            headers.update({"Origin": CORS_ORIGIN, "Accept-Encoding": "gzip"})
+        if self.data:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    @property
+    def request_line(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def lua(self) -> str:
+        """A wrk script sending this method and body (the headers go with -H)."""
+
+        def string(value: bytes) -> str:  # a Lua literal (\ddd escapes are decimal)
+            out = []
+            for b in value:
+                if b in b'"\\':
+                    out.append("\\" + chr(b))
+                elif 0x20 <= b < 0x7F:
+                    out.append(chr(b))
+                else:
+                    out.append(f"\\{b:03d}")
+            return '"' + "".join(out) + '"'
+
+        return (
+            f"wrk.method = {string(self.method.encode())}\n"
+            f"wrk.body = {string(self.data)}\n"
+        )
 
 
 PLAIN = b"Hello, World!"
@@ -103,7 +139,17 @@ ENDPOINTS = {
             b'{"page":2,"size":10,"q":"tea"}',
             "application/json",
         ),
-        Endpoint("mw", "/mw/plaintext", PLAIN, "text/plain", middleware=True),
+        Endpoint("mw", "/mw/plaintext", PLAIN, "text/plain", app="mw_app"),
+        Endpoint(
+            "typed",
+            "/typed/42?q=tea&limit=5",
+            b'{"id":42,"q":"tea","limit":5,"name":"kettle","total":12.5}',
+            "application/json",
+            app="typed_app",
+            method="POST",
+            data=b'{"name":"kettle","price":2.5,"tags":["a","b"]}',
+            frameworks=frozenset({"kettle", "fastapi", "litestar"}),
+        ),
     ]
 }
 
@@ -119,10 +165,18 @@ class Target:
     server: str  # granian | uvicorn
     app: str  # module:attribute of the app without middleware
     mw_app: str  # module:attribute of the app with the middleware stack
+    typed_app: str  # module:attribute of the app with the typed endpoint, if served
 
     @property
     def name(self) -> str:
         return f"{self.label}/{self.server}"
+
+    def serves(self, ep: Endpoint) -> bool:
+        return ep.frameworks is None or self.framework in ep.frameworks
+
+    def app_for(self, ep: Endpoint) -> str:
+        """The module:attribute of the app that serves ``ep``."""
+        return str(getattr(self, ep.app))
 
     @property
     def baseline_raw(self) -> str:
@@ -133,11 +187,14 @@ class Target:
         return f"kettle-{self.interface}/{self.server}"
 
 
-def _m(module: str, attr: str = "app", mw_attr: str = "mw_app") -> tuple[str, str]:
-    return f"bench.apps.{module}:{attr}", f"bench.apps.{module}:{mw_attr}"
+def _m(
+    module: str, attr: str = "app", mw_attr: str = "mw_app", typed: str = "typed_app"
+) -> tuple[str, str, str]:
+    where = f"bench.apps.{module}:"
+    return where + attr, where + mw_attr, where + typed
 
 
-ASGI_APPS = [  # framework, label, (app, mw_app)
+ASGI_APPS = [  # framework, label, (app, mw_app, typed_app)
     ("raw", "raw-asgi", _m("raw_asgi")),
     ("kettle", "kettle-asgi", _m("kettle_asgi")),
     ("starlette", "starlette", _m("starlette_app")),
@@ -148,10 +205,14 @@ ASGI_APPS = [  # framework, label, (app, mw_app)
 ]
 WSGI_APPS = [
     ("raw", "raw-wsgi", _m("raw_wsgi")),
-    ("kettle", "kettle-wsgi", _m("kettle_wsgi", "wsgi", "mw_wsgi")),
+    ("kettle", "kettle-wsgi", _m("kettle_wsgi", "wsgi", "mw_wsgi", "typed_wsgi")),
     ("falcon", "falcon-wsgi", _m("falcon_wsgi")),
     ("flask", "flask", _m("flask_app")),
-    ("django", "django", ("bench.apps.django_app:app", "bench.apps.django_mw:mw_app")),
+    (  # no typed_app: Django does not serve the typed endpoint
+        "django",
+        "django",
+        ("bench.apps.django_app:app", "bench.apps.django_mw:mw_app", ""),
+    ),
 ]
 FRAMEWORKS = ["raw", "kettle", *PEERS]
 
@@ -159,11 +220,11 @@ FRAMEWORKS = ["raw", "kettle", *PEERS]
 def all_targets(servers: list[str]) -> list[Target]:
     targets = []
     for server in servers:
-        for framework, label, (app, mw_app) in ASGI_APPS:
-            targets.append(Target(framework, label, "asgi", server, app, mw_app))
+        for framework, label, apps in ASGI_APPS:
+            targets.append(Target(framework, label, "asgi", server, *apps))
         if server == "granian":  # uvicorn's WSGI mode is deprecated: WSGI on granian
-            for framework, label, (app, mw_app) in WSGI_APPS:
-                targets.append(Target(framework, label, "wsgi", server, app, mw_app))
+            for framework, label, apps in WSGI_APPS:
+                targets.append(Target(framework, label, "wsgi", server, *apps))
     return targets
 
 
@@ -408,7 +469,7 @@ def worker_rss_mib(server: Server) -> float:
 def fetch(port: int, ep: Endpoint) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=HTTP_TIMEOUT)
     try:
-        conn.request("GET", ep.path, headers=ep.headers)
+        conn.request(ep.method, ep.path, body=ep.data or None, headers=ep.headers)
         resp = conn.getresponse()
         headers = {k.lower(): v for k, v in resp.getheaders()}
         return resp.status, headers, resp.read()
@@ -428,7 +489,9 @@ def verify(target: Target, port: int, ep: Endpoint) -> list[str]:
     try:
         status, headers, body = fetch(port, ep)
     except OSError as exc:
-        raise BenchError(f"{target.name} {ep.path}: request failed: {exc}") from exc
+        raise BenchError(
+            f"{target.name} {ep.request_line}: request failed: {exc}"
+        ) from exc
     media = headers.get("content-type", "").split(";")[0].strip().lower()
     notes = []
     problems = []
@@ -442,7 +505,7 @@ def verify(target: Target, port: int, ep: Endpoint) -> list[str]:
     if media != ep.media_type:
         problems.append(f"content-type {headers.get('content-type')!r}")
     if problems:
-        raise BenchError(f"{target.name} GET {ep.path}: " + "; ".join(problems))
+        raise BenchError(f"{target.name} {ep.request_line}: " + "; ".join(problems))
     if ep.middleware:
         acao = headers.get("access-control-allow-origin")
         vary = headers.get("vary")
@@ -482,8 +545,13 @@ def wrk(port: int, ep: Endpoint, duration: int, connections: int) -> Sample:
     ]
     for k, v in ep.headers.items():
         cmd += ["-H", f"{k}: {v}"]
-    cmd.append(f"http://{HOST}:{port}{ep.path}")
-    out = check(cmd, duration + 60, "wrk")
+    with tempfile.TemporaryDirectory(prefix="kettle-bench-") as tmp:
+        if ep.method != "GET" or ep.data:  # wrk sends a method and body by script
+            script = Path(tmp) / f"{ep.name}.lua"
+            script.write_text(ep.lua())
+            cmd += ["-s", str(script)]
+        cmd.append(f"http://{HOST}:{port}{ep.path}")
+        out = check(cmd, duration + 60, "wrk")
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     try:
@@ -536,9 +604,10 @@ def bench_target(
     verified: set[str],
     log_dir: Path,
 ) -> None:
-    groups: dict[str, list[Endpoint]] = {}
+    groups: dict[str, list[Endpoint]] = {}  # one server per app
     for ep in endpoints:
-        groups.setdefault(target.mw_app if ep.middleware else target.app, []).append(ep)
+        if target.serves(ep):
+            groups.setdefault(target.app_for(ep), []).append(ep)
     for app, eps in groups.items():
         with Server(target, app, log_dir) as server:
             for ep in eps:  # one request each: checks once, warms the path always
@@ -571,10 +640,18 @@ def _fmt_ratio(v: float | None, ref: float | None) -> str:
     return "-" if v is None or not ref else f"{v / ref:.2f}"
 
 
+NOT_SERVED = "—"  # a table cell for an endpoint the target does not serve
+
+
+def _has_raw(ep: Endpoint) -> bool:
+    """Whether the raw callables serve ``ep`` (else it has no ×raw column)."""
+    return ep.frameworks is None or "raw" in ep.frameworks
+
+
 def table(targets: list[Target], endpoints: list[Endpoint], results: Results) -> str:
     head = ["target", "idle MiB"]
     for ep in endpoints:
-        head += [f"{ep.name} req/s", "p99 ms", "×raw", "×kettle"]
+        head += [f"{ep.name} req/s", "p99 ms", *(["×raw"] * _has_raw(ep)), "×kettle"]
     lines = [
         "| " + " | ".join(head) + " |",
         "|" + "|".join([" --- "] + [" ---: "] * (len(head) - 1)) + "|",
@@ -583,15 +660,19 @@ def table(targets: list[Target], endpoints: list[Endpoint], results: Results) ->
         mem = results.memory.get(t.name)
         row = [f"`{t.name}`", f"{statistics.median(mem):.1f}" if mem else "-"]
         for ep in endpoints:
+            if not t.serves(ep):
+                row += [NOT_SERVED] * (3 + _has_raw(ep))
+                continue
             rps = results.median_rps(t.name, ep.name)
             p99 = results.median_p99(t.name, ep.name)
             errs = results.errors(t.name, ep.name)
             row += [
                 _fmt_rps(rps) + (f" ({errs} err)" if errs else ""),
                 "-" if p99 is None else f"{p99:.2f}",
-                _fmt_ratio(rps, results.median_rps(t.baseline_raw, ep.name)),
-                _fmt_ratio(rps, results.median_rps(t.baseline_kettle, ep.name)),
             ]
+            if _has_raw(ep):
+                row.append(_fmt_ratio(rps, results.median_rps(t.baseline_raw, ep.name)))
+            row.append(_fmt_ratio(rps, results.median_rps(t.baseline_kettle, ep.name)))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -603,6 +684,8 @@ def rounds_list(
     for t in targets:
         cells = []
         for ep in endpoints:
+            if not t.serves(ep):
+                continue
             samples = results.samples.get((t.name, ep.name), [])
             cells.append(f"{ep.name} " + " / ".join(f"{x.rps:.0f}" for x in samples))
         lines.append(f"- `{t.name}`: " + "; ".join(cells))
@@ -710,21 +793,21 @@ def main(argv: list[str] | None = None) -> int:
     vers = versions()
     log("== versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
 
-    targets = [
-        t
-        for t in all_targets(args.servers)
-        if not args.only or t.framework in ("raw", "kettle", *args.only)
-    ]
     endpoints = [ENDPOINTS[name] for name in args.endpoints]
-    starts = sum(
-        len({t.mw_app if e.middleware else t.app for e in endpoints}) for t in targets
-    )
-    estimate = args.rounds * (
-        len(targets) * len(endpoints) * (args.duration + 0.2) + starts * (WARMUP + 0.5)
-    )
+    targets = []
+    for t in all_targets(args.servers):
+        if args.only and t.framework not in ("raw", "kettle", *args.only):
+            continue
+        if not any(t.serves(e) for e in endpoints):
+            log(f"== {t.name} serves none of {', '.join(args.endpoints)}: skipped")
+            continue
+        targets.append(t)
+    pairs = sum(t.serves(e) for t in targets for e in endpoints)
+    starts = sum(len({t.app_for(e) for e in endpoints if t.serves(e)}) for t in targets)
+    estimate = args.rounds * (pairs * (args.duration + 0.2) + starts * (WARMUP + 0.5))
     log(
-        f"== {len(targets)} targets x {len(endpoints)} endpoints x {args.rounds} rounds"
-        f", about {estimate / 60:.0f} min; load now: {os.getloadavg()[0]:.2f}"
+        f"== {len(targets)} targets, {pairs} target-endpoint pairs x {args.rounds}"
+        f" rounds, about {estimate / 60:.0f} min; load now: {os.getloadavg()[0]:.2f}"
     )
 
     log_dir = BENCH / "results" / ".logs"
@@ -750,7 +833,8 @@ def main(argv: list[str] | None = None) -> int:
         f" -c{args.connections} -d{args.duration}s on CPU {CLIENT_CPU},"
         f" one server worker on CPU {SERVER_CPU}; median req/s and median p99"
         " over the rounds; ×raw and ×kettle are req/s ratios to the raw"
-        " callable and to Kettle on the same interface and server; idle MiB is the"
+        " callable and to Kettle on the same interface and server"
+        f" ({NOT_SERVED}: the target does not serve that endpoint); idle MiB is the"
         " resident memory of the worker process after the endpoint checks, before"
         " any load (median over the rounds)."
         f" Measuring took {elapsed / 60:.1f} min; {loads}."

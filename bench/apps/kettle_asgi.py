@@ -7,7 +7,7 @@ from kettle.middleware import GZipMiddleware
 from kettle.middleware import TrustedHostMiddleware
 
 
-def create_app(middleware: bool = False) -> Kettle:
+def create_app(middleware: bool = False, typed: bool = False) -> Kettle:
     app = Kettle()
 
     async def other(id: str):
@@ -36,6 +36,19 @@ def create_app(middleware: bool = False) -> Kettle:
     async def item(id: int):
         return {"id": id}
 
+    if typed:  # after the 100 like the path endpoint; see typed_app below
+        from .models import Item
+
+        @app.post("/typed/{item_id:int}")
+        async def typed(item_id: int, item: Item, q: str, limit: int = 10):
+            return {
+                "id": item_id,
+                "q": q,
+                "limit": limit,
+                "name": item.name,
+                "total": item.price * limit,
+            }
+
     if middleware:  # the last added is the outermost
         app.add_middleware(GZipMiddleware, minimum_size=1000)
         app.add_middleware(CORSMiddleware, allow_origins=["https://example.com"])
@@ -47,3 +60,13 @@ def create_app(middleware: bool = False) -> Kettle:
 
 app = create_app()
 mw_app = create_app(middleware=True)
+
+
+def __getattr__(name: str) -> Kettle:
+    """``typed_app`` (the routes above plus ``POST /typed/{item_id:int}``), built on
+    first access: it imports pydantic, which ``app`` and ``mw_app`` must not carry
+    in their idle memory."""
+    if name == "typed_app":
+        globals()[name] = create_app(typed=True)
+        return globals()[name]  # type: ignore[no-any-return]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

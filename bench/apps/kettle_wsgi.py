@@ -7,7 +7,7 @@ from kettle.middleware import GZipMiddleware
 from kettle.middleware import TrustedHostMiddleware
 
 
-def create_app(middleware: bool = False) -> Kettle:
+def create_app(middleware: bool = False, typed: bool = False) -> Kettle:
     app = Kettle()
 
     def other(id: str):
@@ -36,6 +36,19 @@ def create_app(middleware: bool = False) -> Kettle:
     def item(id: int):
         return {"id": id}
 
+    if typed:  # after the 100 like the path endpoint; see typed_app below
+        from .models import Item
+
+        @app.post("/typed/{item_id:int}")
+        def typed(item_id: int, item: Item, q: str, limit: int = 10):
+            return {
+                "id": item_id,
+                "q": q,
+                "limit": limit,
+                "name": item.name,
+                "total": item.price * limit,
+            }
+
     if middleware:  # the last added is the outermost
         app.add_middleware(GZipMiddleware, minimum_size=1000)
         app.add_middleware(CORSMiddleware, allow_origins=["https://example.com"])
@@ -50,3 +63,14 @@ mw_app = create_app(middleware=True)
 
 wsgi = app.wsgi
 mw_wsgi = mw_app.wsgi
+
+
+def __getattr__(name: str) -> object:
+    """``typed_app`` and ``typed_wsgi`` (the routes above plus ``POST
+    /typed/{item_id:int}``), built on first access: they import pydantic, which
+    ``wsgi`` and ``mw_wsgi`` must not carry in their idle memory."""
+    if name in ("typed_app", "typed_wsgi"):
+        typed_app = create_app(typed=True)
+        globals().update(typed_app=typed_app, typed_wsgi=typed_app.wsgi)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
