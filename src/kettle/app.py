@@ -426,6 +426,10 @@ class Kettle(Scaffold):
         from .formparsers import FormLimits
 
         cfg = self.config
+        if cfg["OPENAPI_URL"]:
+            from .openapi import install
+
+            install(self)
         limit = cfg.get_int
         self.limits = FormLimits(
             max_body_size=limit("MAX_BODY_SIZE"),

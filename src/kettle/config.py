@@ -31,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "FORM_SPOOL_SIZE": 1024 * 1024,
     "THREAD_POOL_SIZE": 40,
     "GC_FREEZE": True,
+    "OPENAPI_URL": "/openapi.json",
+    "DOCS_URL": "/docs",
+    "OPENAPI_TITLE": "API",
+    "OPENAPI_VERSION": "0.1.0",
+    "OPENAPI_DESCRIPTION": None,
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -330,7 +330,7 @@ class Field:
 class JSONBody:
     """The JSON body: one parameter holding all of it, or several embedded by name."""
 
-    __slots__ = ("adapter", "default", "embedded", "fields", "required")
+    __slots__ = ("adapter", "default", "embedded", "fields", "model", "required")
 
     def __init__(self, fields: list[Field], handler: str) -> None:
         self.fields = fields
@@ -349,11 +349,14 @@ class JSONBody:
                     PydanticField(default, alias=f.key),
                 )
             name = "Body_" + "".join(c if c.isalnum() else "_" for c in handler)
-            self.adapter = _adapter(create_model(name, **spec))
+            #: The object the embedded values are read into (documented as such).
+            self.model: Any = create_model(name, **spec)
+            self.adapter = _adapter(self.model)
             self.required = any(f.required for f in fields)
             self.default = None
         else:
-            self.adapter = _adapter(_field_info(info, first.annotation))
+            self.model = _field_info(info, first.annotation)
+            self.adapter = _adapter(self.model)
             self.required = first.required
             self.default = first.default
 
