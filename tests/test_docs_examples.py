@@ -931,3 +931,44 @@ def test_every_example_is_tested() -> None:
     loaded = set(re.findall(r'load\("(\w+)"\)', Path(__file__).read_text()))
     on_disk = {p.stem for p in EXAMPLES.glob("*.py")}
     assert on_disk - loaded == set(), "docs examples without a test"
+
+
+@BOTH
+def test_typed_handlers_page(iface: str) -> None:
+    typed = load("typed_handlers")
+    with client(typed, iface) as c:
+        r = c.get("/teas?page=2&sort=old&tag=green&tag=jp")
+        assert r.json() == {"q": None, "page": 2, "sort": "old", "tag": ["green", "jp"]}
+        errors = c.get("/teas?page=0&sort=mid").json()["detail"]
+        assert [(e["loc"], e["type"]) for e in errors] == [
+            (["query", "page"], "greater_than_equal"),
+            (["query", "sort"], "enum"),
+        ]
+        assert c.get("/teas/0").json()["detail"][0]["loc"] == ["path", "tea_id"]
+        r = c.get("/whoami", headers={"user-agent": "ua", "x-trace": "t1"})
+        assert r.json() == {"agent": "ua", "trace": "t1", "theme": "light"}
+        r = c.post("/teas", json={"name": "Sencha", "price": 4.5, "tags": ["jp"]})
+        assert (r.status_code, r.json()) == (
+            201,
+            {"id": 1, "name": "Sencha", "price": 4.5},
+        )
+        errors = c.post("/teas", json={"name": "", "price": 0}).json()["detail"]
+        assert [e["loc"] for e in errors] == [["body", "name"], ["body", "price"]]
+        assert c.put("/teas/3/price", json={"price": 2}).json() == {"id": 3, "price": 2}
+        r = c.post(
+            "/labels",
+            files={"label": ("l.png", b"PNG", "image/png")},
+            data={"caption": "front"},
+        )
+        assert r.json() == {"file": "l.png", "size": 3, "caption": "front"}
+        assert c.get("/orders").status_code == 422  # no X-API-Key header
+        assert c.get("/orders", headers={"x-api-key": "no"}).status_code == 401
+        typed.STORE_LOG.clear()
+        r = c.get("/orders?page=3", headers={"x-api-key": "s3cret"})
+        assert r.json() == {"page": {"offset": 40, "limit": 20}, "open": True}
+        r = c.get("/orders?fail=1", headers={"x-api-key": "s3cret"})
+        assert r.status_code == 409
+        assert typed.STORE_LOG == ["commit", "rollback"]
+        doc = c.get("/openapi.json").json()
+        assert doc["info"]["title"] == "Tea shop"
+        assert doc["paths"]["/teas"]["post"]["summary"] == "Add a tea."

@@ -437,15 +437,22 @@ def _form_value(field: Field, form: Any, errors: list[dict[str, Any]]) -> Any:
     return raw
 
 
+def _is_upload_value(value: Any) -> bool:
+    from .formparsers import UploadFile
+
+    return isinstance(value, UploadFile)
+
+
 def _as_bytes_sync(field: Field, value: Any) -> Any:
-    if _unwrap_optional(field.annotation) is bytes and value is not None:
+    """An upload's content, for a ``bytes`` file parameter (not its default)."""
+    if _unwrap_optional(field.annotation) is bytes and _is_upload_value(value):
         value.file.seek(0)
         return value.file.read()
     return value
 
 
 async def _as_bytes_async(field: Field, value: Any) -> Any:
-    if _unwrap_optional(field.annotation) is bytes and value is not None:
+    if _unwrap_optional(field.annotation) is bytes and _is_upload_value(value):
         await value.seek(0)
         return await value.read()
     return value

@@ -13,9 +13,11 @@ document is built on its first request and kept.
 
 from __future__ import annotations
 
+import enum
 import inspect
 import re
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -84,6 +86,8 @@ class _Schemas:
     def __init__(self) -> None:
         self.inputs: list[tuple[int, str, Any]] = []
         self.slots: list[tuple[dict[str, Any], str]] = []
+        #: Touches to make once the schemas are in place.
+        self.later: list[Callable[[], Any]] = []
 
     def ask(self, annotation: Any, mode: str, into: dict[str, Any], key: str) -> None:
         """Put the schema of ``annotation`` at ``into[key]`` once resolved."""
@@ -103,6 +107,8 @@ class _Schemas:
         )
         for (index, mode, _), (into, key) in zip(self.inputs, self.slots, strict=True):
             into[key] = found[(index, mode)]  # type: ignore[index]
+        for touch in self.later:
+            touch()
         return dict(defs.get("$defs", {}))
 
 
@@ -134,6 +140,12 @@ def _parameter(field: Field, schemas: _Schemas) -> dict[str, Any]:
     if annotation is inspect.Parameter.empty:
         annotation = str
     schemas.ask(_field_info(info, annotation), "validation", param, "schema")
+    default = field.default
+    if not field.required and default is not None:
+        if isinstance(default, enum.Enum):
+            default = default.value
+        if isinstance(default, str | int | float | bool | list):
+            schemas.later.append(lambda: param["schema"].setdefault("default", default))
     return param
 
 
