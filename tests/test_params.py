@@ -670,3 +670,23 @@ def test_dependency_cycle_is_refused():
     first.__defaults__ = (Depends(second),)
     with pytest.raises(ImproperlyConfigured, match="dependency cycle"):
         app.get("/c")(second)
+
+
+def test_websocket_parameters_and_dependencies(app):
+    from kettle import WebSocket
+
+    closed: list[str] = []
+
+    async def room(name: str = Query("lobby")):
+        yield name.upper()
+        closed.append(name)
+
+    @app.websocket("/ws")
+    async def ws(socket: WebSocket, token: str, room_name: str = Depends(room)):
+        await socket.accept()
+        await socket.send_json({"token": token, "room": room_name})
+
+    with app.test_client() as c:  # WebSockets: ASGI only
+        with c.websocket_connect("/ws?token=t&name=tea") as s:
+            assert s.receive_json() == {"token": "t", "room": "TEA"}
+    assert closed == ["tea"]

@@ -311,7 +311,7 @@ class Field:
         if fast is not None:
             try:
                 return fast(raw)
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, AttributeError):
                 pass
         validator = self.validator
         if validator is None:
@@ -495,7 +495,11 @@ class Dep:
             chain = " -> ".join(_name(p) for p in (*seen, provider))
             raise ImproperlyConfigured(f"dependency cycle: {chain}")
         self.plan = HandlerPlan(
-            provider, [], injectables=injectables, _seen=(*seen, provider)
+            provider,
+            [],
+            injectables=injectables,
+            response_model=None,
+            _seen=(*seen, provider),
         )
         self.kind = _kind(provider)
         self.overridden: dict[Callable[..., Any], Dep] = {}
