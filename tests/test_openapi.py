@@ -16,6 +16,7 @@ from kettle import Depends
 from kettle import Form
 from kettle import Header
 from kettle import Kettle
+from kettle import Path
 from kettle import Query
 from kettle import UploadFile
 from kettle.exceptions import ImproperlyConfigured
@@ -236,3 +237,25 @@ def test_scalar_only_app_does_not_import_pydantic_until_the_document():
         "    assert 'pydantic' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_path_marker_documents_a_converter_parameter(make_client):
+    app = Kettle(env_file=None)
+
+    @app.get("/books/{book_id:int}")
+    def book(book_id: int = Path(description="The book's id", examples=[7])):
+        return {"id": book_id}
+
+    c = make_client(app)
+    assert c.get("/books/7").json() == {"id": 7}
+    param = c.get("/openapi.json").json()["paths"]["/books/{book_id}"]["get"][
+        "parameters"
+    ][0]
+    assert param == {
+        "name": "book_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "The book's id",
+        "examples": {"example1": {"value": 7}},
+    }

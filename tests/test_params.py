@@ -11,6 +11,7 @@ from typing import Literal
 
 import pytest
 from pydantic import BaseModel
+from pydantic import Field
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from kettle import Body
@@ -690,3 +691,21 @@ def test_websocket_parameters_and_dependencies(app):
         with c.websocket_connect("/ws?token=t&name=tea") as s:
             assert s.receive_json() == {"token": "t", "room": "TEA"}
     assert closed == ["tea"]
+
+
+def test_huge_integers_are_a_422_not_a_500(app, make_client):
+    class M(BaseModel):
+        n: int = Field(le=10)
+
+    @app.post("/m")
+    def m(body: M):
+        return {}
+
+    @app.get("/big")
+    def big():
+        return {"n": 2**70}
+
+    c = make_client(app)
+    errors = detail(c.post("/m", json={"n": 2**64}))
+    assert errors[0]["input"] == 2**64
+    assert c.get("/big").json() == {"n": 2**70}

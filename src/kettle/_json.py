@@ -36,37 +36,49 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
+def _std() -> tuple[Callable[[Any], bytes], Callable[[bytes | str], Any]]:
+    import json
+
+    encoder = json.JSONEncoder(
+        ensure_ascii=False, separators=(",", ":"), default=_default, allow_nan=False
+    )
+
+    def std_dumps(obj: Any) -> bytes:
+        """Encode ``obj`` as compact UTF-8 JSON."""
+        return encoder.encode(obj).encode("utf-8")
+
+    def reject_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    def std_loads(data: bytes | str) -> Any:
+        """Decode JSON as orjson does: no NaN/Infinity; too deep is an error."""
+        try:
+            return json.loads(data, parse_constant=reject_constant)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+    return std_dumps, std_loads
+
+
 def _bind() -> tuple[Callable[[Any], bytes], Callable[[bytes | str], Any]]:
     try:
         import orjson
     except ImportError:  # pragma: no cover - only without the 'fast' extra
-        import json
-
-        encoder = json.JSONEncoder(
-            ensure_ascii=False, separators=(",", ":"), default=_default, allow_nan=False
-        )
-
-        def std_dumps(obj: Any) -> bytes:
-            """Encode ``obj`` as compact UTF-8 JSON."""
-            return encoder.encode(obj).encode("utf-8")
-
-        def reject_constant(name: str) -> Any:
-            raise ValueError(f"{name} is not valid JSON")
-
-        def std_loads(data: bytes | str) -> Any:
-            """Decode JSON as orjson does: no NaN/Infinity; too deep is an error."""
-            try:
-                return json.loads(data, parse_constant=reject_constant)
-            except RecursionError:
-                raise ValueError("JSON nested too deeply") from None
-
-        return std_dumps, std_loads
+        return _std()
 
     options = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    std_dumps = _std()[0]
 
     def orjson_dumps(obj: Any) -> bytes:
         """Encode ``obj`` as compact UTF-8 JSON."""
-        return orjson.dumps(obj, default=_default, option=options)
+        try:
+            return orjson.dumps(obj, default=_default, option=options)
+        except orjson.JSONEncodeError as exc:
+            # NOTE: orjson refuses integers beyond 64 bits, which JSON allows (a
+            # 422 echoing a client's huge number must not become a 500).
+            if "64-bit" not in str(exc):
+                raise
+            return std_dumps(obj)
 
     return orjson_dumps, orjson.loads
 

@@ -561,6 +561,7 @@ class HandlerPlan:
         "is_async",
         "needs_loop",
         "path",
+        "path_docs",
         "path_names",
         "query",
         "response",
@@ -591,6 +592,8 @@ class HandlerPlan:
         if skip_first:
             params = params[1:]
         self.path_names: list[str] = []
+        #: The Path() markers of path parameters (their docs), by name.
+        self.path_docs: dict[str, Param] = {}
         self.conn_names: list[str] = []
         self.path: list[Field] = []
         self.query: list[Field] = []
@@ -672,9 +675,7 @@ class HandlerPlan:
             )
             return
         if name in path_params and (marker is None or isinstance(marker, PathParam)):
-            self.path_names.append(name)
-            if _needs_check(annotation, marker):
-                self.path.append(Field(name, "path", annotation, REQUIRED, marker))
+            self._add_path(name, annotation, marker)
             return
         if marker is None:
             if _is_connection(annotation, connection_type) or (
@@ -708,6 +709,13 @@ class HandlerPlan:
                 f"handler {self.where}: parameter {name!r} is marked Path() but the "
                 "route has no such path parameter"
             )
+
+    def _add_path(self, name: str, annotation: Any, marker: Param | None) -> None:
+        self.path_names.append(name)
+        if marker is not None:
+            self.path_docs[name] = marker
+        if _needs_check(annotation, marker):
+            self.path.append(Field(name, "path", annotation, REQUIRED, marker))
 
     def _marker(
         self, param: inspect.Parameter, annotation: Any

@@ -24,6 +24,7 @@ from typing import Any
 from ..handlers import Field
 from ..handlers import HandlerPlan
 from ..handlers import _field_info
+from ..params import Param
 
 if TYPE_CHECKING:
     from ..app import Kettle
@@ -120,6 +121,18 @@ def _docstring(func: Any) -> tuple[str | None, str | None]:
     return first.strip() or None, rest.strip() or None
 
 
+def _describe(param: dict[str, Any], info: Param) -> None:
+    """A marker's description, deprecation and examples, on a parameter object."""
+    if info.description:
+        param["description"] = info.description
+    if info.deprecated:
+        param["deprecated"] = True
+    if info.examples:
+        param["examples"] = {
+            f"example{i}": {"value": v} for i, v in enumerate(info.examples, 1)
+        }
+
+
 def _parameter(field: Field, schemas: _Schemas) -> dict[str, Any]:
     param: dict[str, Any] = {
         "name": field.key,
@@ -128,14 +141,7 @@ def _parameter(field: Field, schemas: _Schemas) -> dict[str, Any]:
     }
     info = field.info
     if info is not None:
-        if info.description:
-            param["description"] = info.description
-        if info.deprecated:
-            param["deprecated"] = True
-        if info.examples:
-            param["examples"] = {
-                f"example{i}": {"value": v} for i, v in enumerate(info.examples, 1)
-            }
+        _describe(param, info)
     annotation = field.annotation
     if annotation is inspect.Parameter.empty:
         annotation = str
@@ -224,14 +230,16 @@ def _operation(
     params = []
     for name, conv in _path_converters(route):
         if name not in checked:
-            params.append(
-                {
-                    "name": name,
-                    "in": "path",
-                    "required": True,
-                    "schema": dict(_CONVERTER_SCHEMAS.get(conv, {"type": "string"})),
-                }
-            )
+            param = {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": dict(_CONVERTER_SCHEMAS.get(conv, {"type": "string"})),
+            }
+            marker = plan.path_docs.get(name)
+            if marker is not None:
+                _describe(param, marker)
+            params.append(param)
     for f in fields:
         if f.info is None or f.info.include_in_schema:
             params.append(_parameter(f, schemas))
