@@ -70,7 +70,7 @@ class Pipeline:
         self.blueprint = blueprint
         self.view = view
         self.doc = RouteDoc()  # the route's documentation, set by the app
-        self.call: Callable[[Request], Any] = self._call_function
+        self.call: Callable[[Request], Any] = plan.call_sync
         if view is not None:
             self.call = self._call_view
         # PERF: a handler taking only path parameters is called without a plan.
@@ -93,9 +93,6 @@ class Pipeline:
         #: ``def`` (``plain``) or ``async def`` (``plain_async``).
         self.plain = self.direct and self.all_sync and not hooks
         self.plain_async = self.direct and self.plan.is_async and not hooks
-
-    def _call_function(self, request: Request) -> Any:
-        return self.plan.call_sync(request)
 
     def _call_view(self, request: Request) -> Any:
         assert self.view is not None

@@ -563,9 +563,11 @@ class HandlerPlan:
         "path",
         "path_docs",
         "path_names",
+        "plain_result",
         "query",
         "response",
         "simple",
+        "solves",
         "status_code",
         "where",
     )
@@ -637,6 +639,10 @@ class HandlerPlan:
         self.needs_loop: bool = self.is_async or any(
             d.kind in (_ASYNC, _ASYNC_GEN) or d.plan.needs_loop for d in self.deps
         )
+        #: Dependencies or a body to read: the full resolution, per request.
+        self.solves = bool(self.deps or self.body or self.form)
+        #: No response model or status code to apply to the return value.
+        self.plain_result = self.response is None and status_code is None
         # PERF: the common shapes call the handler without building kwargs.
         self.simple = not (
             self.conn_names
@@ -769,9 +775,13 @@ class HandlerPlan:
         Raises:
             RequestValidationError: Some values are missing or invalid.
         """
+        params = conn.path_params
         if self.simple:
-            return conn.path_params
-        kwargs = self._head(conn)
+            return params
+        # PERF: _head inlined
+        kwargs = {name: params[name] for name in self.path_names} if params else {}
+        for name in self.conn_names:
+            kwargs[name] = conn
         if self.fields:
             errors: list[dict[str, Any]] = []
             self._fields(conn, kwargs, errors)
@@ -806,7 +816,15 @@ class HandlerPlan:
                     value = f.take(raw, errors) if raw else f.missing(errors)
                 else:
                     raw = values.get(f.key)
-                    value = f.missing(errors) if raw is None else f.take(raw, errors)
+                    if raw is None:
+                        value = f.missing(errors)
+                    elif f.fast is not None:  # PERF: the common case, no call
+                        try:
+                            value = f.fast(raw)
+                        except (ValueError, TypeError, KeyError, AttributeError):
+                            value = f.take(raw, errors)
+                    else:
+                        value = f.take(raw, errors)
                 kwargs[f.name] = value
         if self.header:
             headers = conn.headers
@@ -912,7 +930,9 @@ class HandlerPlan:
             func = self.func
         if self.simple:
             return func(**conn.path_params)
-        if not (self.deps or self.body or self.form):
+        if not self.solves:
+            if self.plain_result:
+                return func(**self.kwargs(conn))
             return self.finish(func(**self.kwargs(conn)))
         solving = _Solving()
         try:
@@ -935,7 +955,7 @@ class HandlerPlan:
         ones run in the thread pool."""
         if func is None:
             func = self.func
-        if not (self.deps or self.body or self.form):
+        if not self.solves:
             kwargs = self.kwargs(conn)
             if self.is_async:
                 return self.finish(await func(**kwargs))
