@@ -18,7 +18,7 @@ from .handlers import HandlerPlan
 from .handlers import make_response
 from .requests import Request
 from .responses import Response
-from .scaffold import RouteDoc
+from .scaffold import RouteInfo
 
 if TYPE_CHECKING:
     from .app import Kettle
@@ -48,8 +48,8 @@ class Pipeline:
         "blueprint",
         "call",
         "direct",
-        "doc",
         "func",
+        "info",
         "plain",
         "plain_async",
         "plan",
@@ -69,7 +69,7 @@ class Pipeline:
         self.plan = plan
         self.blueprint = blueprint
         self.view = view
-        self.doc = RouteDoc()  # the route's documentation, set by the app
+        self.info = RouteInfo()  # the route's options, set by the app
         self.call: Callable[[Request], Any] = plan.call_sync
         if view is not None:
             self.call = self._call_view

@@ -51,7 +51,7 @@ from .routing import Route
 from .routing import Router
 from .routing import WebSocketRoute
 from .scaffold import _UNSET
-from .scaffold import RouteDoc
+from .scaffold import RouteInfo
 from .scaffold import Scaffold
 from .views import View
 
@@ -264,13 +264,13 @@ class Kettle(Scaffold):
         name = name or _default_name(endpoint, path)
         if blueprint is not None:
             name = f"{blueprint}.{name}"
-        doc = RouteDoc(**(options or {}))
+        info = RouteInfo(**(options or {}))
         plan_options: dict[str, Any] = {
             "injectables": self.injectables,
-            "status_code": doc.status_code,
+            "status_code": info.status_code,
         }
-        if doc.response_model is not _UNSET:
-            plan_options["response_model"] = doc.response_model
+        if info.response_model is not _UNSET:
+            plan_options["response_model"] = info.response_model
         if isinstance(endpoint, type) and issubclass(endpoint, View):
             verbs = (
                 [m.upper() for m in methods] if methods else endpoint.defined_methods()
@@ -292,7 +292,7 @@ class Kettle(Scaffold):
                     func, route.pattern.param_names, skip_first=True, **plan_options
                 )
                 pipeline = Pipeline(self, plan, blueprint, (endpoint, verb.lower()))
-                pipeline.doc = doc
+                pipeline.info = info
                 self._add_pipeline(route, pipeline)
             return
         if not callable(endpoint):
@@ -307,7 +307,7 @@ class Kettle(Scaffold):
         )
         plan = HandlerPlan(endpoint, route.pattern.param_names, **plan_options)
         pipeline = Pipeline(self, plan, blueprint)
-        pipeline.doc = doc
+        pipeline.info = info
         self._add_pipeline(route, pipeline)
 
     def _add_pipeline(self, route: Route, pipeline: Pipeline) -> None:

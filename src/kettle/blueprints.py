@@ -6,7 +6,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
-from .scaffold import RouteDoc
+from .scaffold import RouteInfo
 from .scaffold import Scaffold
 
 __all__ = ("Blueprint",)
@@ -60,7 +60,7 @@ class Blueprint(Scaffold):
         name: str | None = None,
         **options: Any,
     ) -> None:
-        RouteDoc(**options)  # NOTE: a misspelt option fails here, not at register
+        RouteInfo(**options)  # NOTE: a misspelt option fails here, not at register
         self.deferred.append(
             (
                 "http",

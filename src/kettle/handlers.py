@@ -96,9 +96,12 @@ def _float(value: str) -> float:
     raise ValueError(value)
 
 
-_FAST: dict[Any, Callable[[str], Any]] = {str: str, int: _int, float: _float}
-_FAST[bool] = _bool
-_STRING_TYPES: dict[Any, Any] = {"str": str, "int": int, "float": float, "bool": bool}
+_FAST: dict[Any, Callable[[str], Any]] = {
+    str: str,
+    int: _int,
+    float: _float,
+    bool: _bool,
+}
 _NONE = type(None)
 
 
@@ -222,7 +225,7 @@ def _missing(loc: list[str]) -> dict[str, Any]:
 _FAILED: Any = object()
 
 
-def _field_info(info: Param | None, annotation: Any) -> Any:
+def with_rules(info: Param | None, annotation: Any) -> Any:
     """``Annotated[annotation, Field(...)]`` carrying the marker's rules (and no
     infinities or NaN for a float read from a string)."""
     rules = dict(info.constraints) if info is not None else {}
@@ -244,7 +247,7 @@ def _adapter(annotation: Any) -> Any:
 # -- fields ------------------------------------------------------------------------
 
 
-class Field:
+class RequestField:
     """One value a handler takes from the request: where, under which key, as
     what type, with which default."""
 
@@ -295,7 +298,7 @@ class Field:
             elif base is inspect.Parameter.empty or base is Any:
                 self.fast = str
         if self.fast is None and source != "file":
-            self.validator = _adapter(_field_info(info, annotation))
+            self.validator = _adapter(with_rules(info, annotation))
 
     def missing(self, errors: list[dict[str, Any]]) -> Any:
         if self.required:
@@ -316,7 +319,7 @@ class Field:
         validator = self.validator
         if validator is None:
             validator = self.validator = _adapter(
-                _field_info(self.info, self.annotation)
+                with_rules(self.info, self.annotation)
             )
         from pydantic import ValidationError
 
@@ -330,23 +333,34 @@ class Field:
 class JSONBody:
     """The JSON body: one parameter holding all of it, or several embedded by name."""
 
-    __slots__ = ("adapter", "default", "embedded", "fields", "model", "required")
+    __slots__ = (
+        "adapter",
+        "default",
+        "embedded",
+        "fields",
+        "invalid",
+        "model",
+        "required",
+    )
 
-    def __init__(self, fields: list[Field], handler: str) -> None:
+    def __init__(self, fields: list[RequestField], handler: str) -> None:
+        from pydantic import ValidationError
+
+        self.invalid = ValidationError
         self.fields = fields
         first = fields[0]
         info = first.info
         self.embedded = len(fields) > 1 or (isinstance(info, BodyParam) and info.embed)
         if self.embedded:
-            from pydantic import Field as PydanticField
+            from pydantic import Field
             from pydantic import create_model
 
             spec: dict[str, Any] = {}
             for f in fields:
                 default = ... if f.required else f.default
                 spec[f.name] = (
-                    _field_info(f.info, f.annotation),
-                    PydanticField(default, alias=f.key),
+                    with_rules(f.info, f.annotation),
+                    Field(default, alias=f.key),
                 )
             name = "Body_" + "".join(c if c.isalnum() else "_" for c in handler)
             #: The object the embedded values are read into (documented as such).
@@ -355,7 +369,7 @@ class JSONBody:
             self.required = any(f.required for f in fields)
             self.default = None
         else:
-            self.model = _field_info(info, first.annotation)
+            self.model = with_rules(info, first.annotation)
             self.adapter = _adapter(self.model)
             self.required = first.required
             self.default = first.default
@@ -363,8 +377,6 @@ class JSONBody:
     def take(
         self, raw: bytes, kwargs: dict[str, Any], errors: list[dict[str, Any]]
     ) -> None:
-        from pydantic import ValidationError
-
         if not raw:
             if self.required:
                 errors.append(_missing(["body"]))
@@ -376,7 +388,7 @@ class JSONBody:
             return
         try:
             value = self.adapter.validate_json(raw)
-        except ValidationError as exc:
+        except self.invalid as exc:
             errors.extend(_errors(exc, ("body",)))
             return
         if self.embedded:
@@ -398,7 +410,7 @@ def _check_json_type(request: HTTPConnection) -> None:
         )
 
 
-def _form_value(field: Field, form: Any, errors: list[dict[str, Any]]) -> Any:
+def _form_value(field: RequestField, form: Any, errors: list[dict[str, Any]]) -> Any:
     from .formparsers import UploadFile
 
     if field.many:
@@ -443,7 +455,7 @@ def _is_upload_value(value: Any) -> bool:
     return isinstance(value, UploadFile)
 
 
-def _as_bytes_sync(field: Field, value: Any) -> Any:
+def _as_bytes_sync(field: RequestField, value: Any) -> Any:
     """An upload's content, for a ``bytes`` file parameter (not its default)."""
     if _unwrap_optional(field.annotation) is bytes and _is_upload_value(value):
         value.file.seek(0)
@@ -451,7 +463,7 @@ def _as_bytes_sync(field: Field, value: Any) -> Any:
     return value
 
 
-async def _as_bytes_async(field: Field, value: Any) -> Any:
+async def _as_bytes_async(field: RequestField, value: Any) -> Any:
     if _unwrap_optional(field.annotation) is bytes and _is_upload_value(value):
         await value.seek(0)
         return await value.read()
@@ -553,9 +565,9 @@ class HandlerPlan:
         "conn_names",
         "cookie",
         "deps",
-        "fields",
         "form",
         "func",
+        "has_fields",
         "header",
         "injectables",
         "is_async",
@@ -597,13 +609,13 @@ class HandlerPlan:
         #: The Path() markers of path parameters (their docs), by name.
         self.path_docs: dict[str, Param] = {}
         self.conn_names: list[str] = []
-        self.path: list[Field] = []
-        self.query: list[Field] = []
-        self.header: list[Field] = []
-        self.cookie: list[Field] = []
+        self.path: list[RequestField] = []
+        self.query: list[RequestField] = []
+        self.header: list[RequestField] = []
+        self.cookie: list[RequestField] = []
         self.deps: list[Dep] = []
-        body: list[Field] = []
-        form: list[Field] = []
+        body: list[RequestField] = []
+        form: list[RequestField] = []
         conn_attr = connection_type.__name__.lower()
         for param in params:
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -634,7 +646,7 @@ class HandlerPlan:
             )
         self.body = JSONBody(body, where) if body else None
         self.form = form
-        self.fields = bool(self.path or self.query or self.header or self.cookie)
+        self.has_fields = bool(self.path or self.query or self.header or self.cookie)
         self.response = _response_model(func, where, response_model, hints)
         self.needs_loop: bool = self.is_async or any(
             d.kind in (_ASYNC, _ASYNC_GEN) or d.plan.needs_loop for d in self.deps
@@ -646,7 +658,7 @@ class HandlerPlan:
         # PERF: the common shapes call the handler without building kwargs.
         self.simple = not (
             self.conn_names
-            or self.fields
+            or self.has_fields
             or self.deps
             or self.body
             or self.form
@@ -661,8 +673,8 @@ class HandlerPlan:
         path_params: list[str],
         connection_type: type[HTTPConnection],
         conn_attr: str,
-        body: list[Field],
-        form: list[Field],
+        body: list[RequestField],
+        form: list[RequestField],
         seen: tuple[Callable[..., Any], ...],
     ) -> None:
         name = param.name
@@ -694,7 +706,7 @@ class HandlerPlan:
                 self.deps.append(Dep(name, provider, True, self.injectables, seen))
                 return
             marker = self._infer(name, annotation)
-        field = Field(name, marker.source, annotation, default, marker)
+        field = RequestField(name, marker.source, annotation, default, marker)
         if isinstance(marker, BodyParam):
             body.append(field)
         elif isinstance(marker, FormParam):  # FileParam too
@@ -721,7 +733,7 @@ class HandlerPlan:
         if marker is not None:
             self.path_docs[name] = marker
         if _needs_check(annotation, marker):
-            self.path.append(Field(name, "path", annotation, REQUIRED, marker))
+            self.path.append(RequestField(name, "path", annotation, REQUIRED, marker))
 
     def _marker(
         self, param: inspect.Parameter, annotation: Any
@@ -782,7 +794,7 @@ class HandlerPlan:
         kwargs = {name: params[name] for name in self.path_names} if params else {}
         for name in self.conn_names:
             kwargs[name] = conn
-        if self.fields:
+        if self.has_fields:
             errors: list[dict[str, Any]] = []
             self._fields(conn, kwargs, errors)
             if errors:
@@ -859,19 +871,11 @@ class HandlerPlan:
             if errors:  # not called; its own errors are listed once
                 solving.cache[provider] = _FAILED
                 continue
-            if dep.kind == _GEN:
-                if solving.stack is None:
-                    solving.stack = contextlib.ExitStack()
-                cm = contextlib.contextmanager(provider)(**sub)
-                value = solving.stack.enter_context(cm)
-            elif dep.kind == _PLAIN:
-                value = provider(**sub)
-            else:  # an async override of a sync provider: run it here
-                value = _async_in_sync(dep.kind, provider, sub, solving)
+            value = _call_sync(dep.kind, provider, sub, solving)
             if dep.use_cache:
                 solving.cache[provider] = value
             kwargs[dep.name] = value
-        if self.fields:
+        if self.has_fields:
             self._fields(conn, kwargs, errors)
         if self.body is not None:
             _check_json_type(conn)
@@ -906,7 +910,7 @@ class HandlerPlan:
             if dep.use_cache:
                 solving.cache[provider] = value
             kwargs[dep.name] = value
-        if self.fields:
+        if self.has_fields:
             self._fields(conn, kwargs, errors)
         if self.body is not None:
             _check_json_type(conn)
@@ -999,10 +1003,10 @@ class HandlerPlan:
                 ]
         return rv
 
-    def all_fields(self) -> list[Field]:
+    def all_fields(self) -> list[RequestField]:
         """Every request value this handler and its dependencies read (for the
         OpenAPI document), each key once."""
-        out: dict[tuple[str, str], Field] = {}
+        out: dict[tuple[str, str], RequestField] = {}
         for dep in self.deps:
             for f in dep.plan.all_fields():
                 out.setdefault((f.source, f.key), f)
@@ -1016,6 +1020,7 @@ class HandlerPlan:
 async def _call_async(
     kind: int, provider: Callable[..., Any], sub: dict[str, Any], solving: _Solving
 ) -> Any:
+    """Call a provider from the event loop; sync ones run in the thread pool."""
     if kind == _ASYNC:
         return await provider(**sub)
     if kind == _PLAIN:
@@ -1032,17 +1037,23 @@ async def _call_async(
     return value
 
 
-def _async_in_sync(
+def _call_sync(
     kind: int, provider: Callable[..., Any], sub: dict[str, Any], solving: _Solving
 ) -> Any:
+    """Call a provider from sync code; an async one (an override of a sync
+    provider, say) runs through :func:`~kettle.concurrency.run_sync`."""
+    if kind == _PLAIN:
+        return provider(**sub)
+    if solving.stack is None:
+        solving.stack = contextlib.ExitStack()
+    if kind == _GEN:
+        return solving.stack.enter_context(contextlib.contextmanager(provider)(**sub))
     from .concurrency import run_sync
 
     if kind == _ASYNC:
         return run_sync(provider(**sub))
     acm = contextlib.asynccontextmanager(provider)(**sub)
     value = run_sync(acm.__aenter__())
-    if solving.stack is None:
-        solving.stack = contextlib.ExitStack()
     solving.stack.push(lambda *exc_info: run_sync(acm.__aexit__(*exc_info)))
     return value
 
@@ -1082,8 +1093,6 @@ def _resolve(func: Any, name: str, annotation: Any, where: str) -> Any:
     """One annotation, when not all of a function's can be resolved together."""
     if not isinstance(annotation, str):
         return annotation
-    if annotation in _STRING_TYPES:
-        return _STRING_TYPES[annotation]
     try:
         namespace = dict(getattr(func, "__globals__", {}))
         return eval(annotation, namespace)  # noqa: S307 - what get_type_hints does

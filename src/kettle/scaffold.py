@@ -12,7 +12,7 @@ from typing import TypedDict
 from typing import TypeVar
 from typing import Unpack
 
-__all__ = ("RouteDoc", "RouteOptions", "Scaffold")
+__all__ = ("RouteInfo", "RouteOptions", "Scaffold")
 
 F = TypeVar("F", bound=Callable[..., Any])
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
@@ -60,8 +60,9 @@ class RouteOptions(TypedDict, total=False):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class RouteDoc:
-    """A route's :class:`RouteOptions`, checked at registration."""
+class RouteInfo:
+    """A route's :class:`RouteOptions`, checked at registration and kept on the
+    route's pipeline (what the app and the OpenAPI document read)."""
 
     status_code: int | None = None
     response_model: Any = _UNSET

@@ -21,24 +21,29 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 
-from ..handlers import Field
 from ..handlers import HandlerPlan
-from ..handlers import _field_info
+from ..handlers import RequestField
+from ..handlers import with_rules
 from ..params import Param
+from ..routing.converters import Converter
+from ..routing.converters import FloatConverter
+from ..routing.converters import IntConverter
+from ..routing.converters import SlugConverter
+from ..routing.converters import UUIDConverter
 
 if TYPE_CHECKING:
     from ..app import Kettle
     from ..routing import Route
-    from ..scaffold import RouteDoc
+    from ..scaffold import RouteInfo
 
 __all__ = ("install", "openapi_document")
 
 _PARAM_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
-_CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
-    "int": {"type": "integer", "minimum": 0},
-    "float": {"type": "number", "minimum": 0},
-    "uuid": {"type": "string", "format": "uuid"},
-    "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+_CONVERTER_SCHEMAS: dict[type[Converter], dict[str, Any]] = {
+    IntConverter: {"type": "integer", "minimum": 0},
+    FloatConverter: {"type": "number", "minimum": 0},
+    UUIDConverter: {"type": "string", "format": "uuid"},
+    SlugConverter: {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
 }
 _REF = "#/components/schemas/{model}"
 _VALIDATION_ERROR = {
@@ -133,7 +138,7 @@ def _describe(param: dict[str, Any], info: Param) -> None:
         }
 
 
-def _parameter(field: Field, schemas: _Schemas) -> dict[str, Any]:
+def _parameter(field: RequestField, schemas: _Schemas) -> dict[str, Any]:
     param: dict[str, Any] = {
         "name": field.key,
         "in": field.source,
@@ -145,7 +150,7 @@ def _parameter(field: Field, schemas: _Schemas) -> dict[str, Any]:
     annotation = field.annotation
     if annotation is inspect.Parameter.empty:
         annotation = str
-    schemas.ask(_field_info(info, annotation), "validation", param, "schema")
+    schemas.ask(with_rules(info, annotation), "validation", param, "schema")
     default = field.default
     if not field.required and default is not None:
         if isinstance(default, enum.Enum):
@@ -155,7 +160,7 @@ def _parameter(field: Field, schemas: _Schemas) -> dict[str, Any]:
     return param
 
 
-def _form_body(fields: list[Field], schemas: _Schemas) -> dict[str, Any]:
+def _form_body(fields: list[RequestField], schemas: _Schemas) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required = []
     has_file = False
@@ -168,9 +173,7 @@ def _form_body(fields: list[Field], schemas: _Schemas) -> dict[str, Any]:
             annotation = f.annotation
             if annotation is inspect.Parameter.empty:
                 annotation = str
-            schemas.ask(
-                _field_info(f.info, annotation), "validation", properties, f.key
-            )
+            schemas.ask(with_rules(f.info, annotation), "validation", properties, f.key)
         if f.required:
             required.append(f.key)
     schema: dict[str, Any] = {"type": "object", "properties": properties}
@@ -188,7 +191,7 @@ def _json_body(plan: HandlerPlan, schemas: _Schemas) -> dict[str, Any]:
         schemas.ask(body.model, "validation", media, "schema")
     else:
         f = body.fields[0]
-        schemas.ask(_field_info(f.info, f.annotation), "validation", media, "schema")
+        schemas.ask(with_rules(f.info, f.annotation), "validation", media, "schema")
     return {"required": body.required, "content": {"application/json": media}}
 
 
@@ -200,7 +203,7 @@ def _operation(
 ) -> dict[str, Any]:
     pipeline = route.handler
     plan: HandlerPlan = pipeline.plan
-    doc = pipeline.doc
+    doc = pipeline.info
     summary, description = _docstring(plan.func)
     op: dict[str, Any] = {}
     tags = list(doc.tags) or ([route.blueprint] if route.blueprint else [])
@@ -234,7 +237,7 @@ def _operation(
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": dict(_CONVERTER_SCHEMAS.get(conv, {"type": "string"})),
+                "schema": dict(_CONVERTER_SCHEMAS.get(type(conv), {"type": "string"})),
             }
             marker = plan.path_docs.get(name)
             if marker is not None:
@@ -256,7 +259,7 @@ def _operation(
 
 
 def _responses(
-    plan: HandlerPlan, doc: RouteDoc, reads_input: bool, schemas: _Schemas
+    plan: HandlerPlan, doc: RouteInfo, reads_input: bool, schemas: _Schemas
 ) -> dict[str, Any]:
     status = doc.status_code or 200
     responses: dict[str, Any] = {}
@@ -286,20 +289,12 @@ def _responses(
     return responses
 
 
-def _path_converters(route: Route) -> list[tuple[str, str]]:
-    out = []
-    for segment in route.pattern.segments:
-        for name, conv in zip(segment.names, segment.converters, strict=True):
-            out.append((name, _CONVERTER_NAMES.get(type(conv).__name__, "str")))
-    return out
-
-
-_CONVERTER_NAMES = {
-    "IntConverter": "int",
-    "FloatConverter": "float",
-    "UUIDConverter": "uuid",
-    "SlugConverter": "slug",
-}
+def _path_converters(route: Route) -> list[tuple[str, Converter]]:
+    return [
+        (name, conv)
+        for segment in route.pattern.segments
+        for name, conv in zip(segment.names, segment.converters, strict=True)
+    ]
 
 
 def openapi_document(app: Kettle) -> dict[str, Any]:
@@ -321,7 +316,7 @@ def openapi_document(app: Kettle) -> dict[str, Any]:
     for route in app.router.routes:
         if not isinstance(route, Route) or not isinstance(route.handler, Pipeline):
             continue
-        if not route.handler.doc.include_in_schema:
+        if not route.handler.info.include_in_schema:
             continue
         item = paths.setdefault(openapi_path(route.path), {})
         for method in sorted(route.methods):
