@@ -10,6 +10,10 @@ import pytest
 from kettle import Kettle
 from kettle.testing import TestClient
 
+# Real databases (SQLite, PostgreSQL, MariaDB): postgres_server, mariadb_server and
+# database_url. tests/ is on sys.path (pytest's default "prepend" import mode).
+pytest_plugins = ["dbfixtures"]
+
 
 @pytest.fixture(params=["asgi", "wsgi"])
 def interface(request: pytest.FixtureRequest) -> str:

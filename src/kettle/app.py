@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 import threading
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -39,6 +40,7 @@ from .errors import logger
 from .exceptions import HTTPException
 from .exceptions import ImproperlyConfigured
 from .handlers import HandlerPlan
+from .handlers import Injectables
 from .handlers import make_response
 from .handlers import path_converters
 from .middleware.base import HTTPMiddleware
@@ -105,6 +107,21 @@ async def _call_lifespan_hook(func: Callable[[], Any]) -> None:
     result = func()
     if is_async(func):
         await result
+
+
+def _caller_folder() -> str:
+    """The folder of the first module outside Kettle on the call stack (the one
+    making the app), or the working directory."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name != "kettle" and not name.startswith("kettle."):
+            file = frame.f_globals.get("__file__")
+            if isinstance(file, str):
+                return os.path.dirname(os.path.abspath(file))
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    return os.getcwd()
 
 
 def _default_name(endpoint: Any, path: str) -> str:
@@ -191,7 +208,12 @@ class Kettle(Scaffold):
         #: ``provider()``'s value, as if it were ``Depends(provider)`` (how
         #: batteries inject a database session or the current user). Register
         #: before the routes that use it.
-        self.injectables: dict[Any, Callable[..., Any]] = {}
+        self.injectables: dict[Any, Callable[..., Any]] = Injectables(self)
+        #: Per-app state of extensions and batteries, by name (``"db"``, ...).
+        self.extensions: dict[str, Any] = {}
+        #: The folder of the module that made the app: where relative files (the
+        #: default SQLite database) live.
+        self.root_path = _caller_folder()
         self._built = False
         self._build_lock = threading.Lock()
         self._wsgi_lock = threading.Lock()

@@ -17,6 +17,7 @@ __all__ = ("DEFAULTS", "Config")
 #: Settings every app has. Batteries add their own defaults.
 DEFAULTS: dict[str, Any] = {
     "DEBUG": False,
+    "TESTING": False,
     "SECRET_KEY": None,
     "SERVER_NAME": None,
     "PREFERRED_URL_SCHEME": "http",
@@ -36,6 +37,12 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_TITLE": "API",
     "OPENAPI_VERSION": "0.1.0",
     "OPENAPI_DESCRIPTION": None,
+    "DATABASE_URL": None,
+    "DATABASE_BINDS": {},
+    "DATABASE_ENGINE_OPTIONS": {},
+    "DATABASE_ECHO": False,
+    "DATABASE_STRICT_LOADING": None,
+    "DATABASE_QUERY_BUDGET": None,
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import enum
 import functools
+import importlib
 import inspect
 import types
 import typing
@@ -470,6 +471,55 @@ async def _as_bytes_async(field: RequestField, value: Any) -> Any:
     return value
 
 
+# -- injectables -------------------------------------------------------------------
+
+#: Types a battery injects without registration, by dotted name: the battery is
+#: imported only when a handler asks for one. ``"module:factory"``; the factory takes
+#: the app and the annotated type and returns a provider.
+_BATTERY_TYPES = {
+    "sqlalchemy.orm.session.Session": "kettle.db.web:session_provider",
+    "sqlalchemy.ext.asyncio.session.AsyncSession": "kettle.db.web:session_provider",
+}
+
+
+class Injectables(dict[Any, Callable[..., Any]]):
+    """``app.injectables``: ``{type: provider}``, plus the batteries' own types
+    (SQLAlchemy's ``Session`` and ``AsyncSession``), resolved on first use."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__()
+        self.app = app
+
+    def lookup(self, annotation: Any) -> Callable[..., Any] | None:
+        """The provider for parameters annotated ``annotation``, if any."""
+        try:
+            provider = self.get(annotation)
+        except TypeError:  # unhashable annotation
+            return None
+        if provider is not None or not isinstance(annotation, type):
+            return provider
+        for cls in annotation.__mro__:
+            target = _BATTERY_TYPES.get(f"{cls.__module__}.{cls.__qualname__}")
+            if target is not None:
+                module, _, attr = target.partition(":")
+                factory = getattr(importlib.import_module(module), attr)
+                made: Callable[..., Any] = factory(self.app, annotation)
+                self[annotation] = made
+                return made
+        return None
+
+
+def _lookup(
+    injectables: Mapping[Any, Callable[..., Any]], annotation: Any
+) -> Callable[..., Any] | None:
+    if isinstance(injectables, Injectables):
+        return injectables.lookup(annotation)
+    try:
+        return injectables.get(annotation)
+    except TypeError:
+        return None
+
+
 # -- dependencies ------------------------------------------------------------------
 
 _PLAIN, _ASYNC, _GEN, _ASYNC_GEN = range(4)
@@ -688,6 +738,7 @@ class HandlerPlan:
                         f"handler {self.where}: Depends() on parameter {name!r} "
                         "needs a provider or a class annotation"
                     )
+            self._check_flavour(name, provider)
             self.deps.append(
                 Dep(name, provider, marker.use_cache, self.injectables, seen)
             )
@@ -701,8 +752,9 @@ class HandlerPlan:
             ):
                 self.conn_names.append(name)
                 return
-            provider = self.injectables.get(_unwrap_optional(annotation))
+            provider = _lookup(self.injectables, _unwrap_optional(annotation))
             if provider is not None:
+                self._check_flavour(name, provider)
                 self.deps.append(Dep(name, provider, True, self.injectables, seen))
                 return
             marker = self._infer(name, annotation)
@@ -727,6 +779,17 @@ class HandlerPlan:
                 f"handler {self.where}: parameter {name!r} is marked Path() but the "
                 "route has no such path parameter"
             )
+
+    def _check_flavour(self, name: str, provider: Callable[..., Any]) -> None:
+        """Refuse a provider made for the other kind of handler (a blocking
+        database session in an ``async def`` one, say)."""
+        needs = getattr(provider, "kettle_handler_kind", None)
+        if needs is None or needs == ("async" if self.is_async else "sync"):
+            return
+        raise ImproperlyConfigured(
+            f"handler {self.where}: parameter {name!r} "
+            + getattr(provider, "kettle_kind_hint", f"needs an {needs} handler")
+        )
 
     def _add_path(self, name: str, annotation: Any, marker: Param | None) -> None:
         self.path_names.append(name)
@@ -1168,7 +1231,9 @@ def _needs_check(annotation: Any, marker: Param | None) -> bool:
 
 def _is_connection(annotation: Any, connection_type: type[HTTPConnection]) -> bool:
     annotation = _unwrap_optional(annotation)
-    return isinstance(annotation, type) and issubclass(annotation, connection_type)
+    return isinstance(annotation, type) and (
+        issubclass(annotation, connection_type) or annotation is HTTPConnection
+    )
 
 
 def path_converters(

@@ -1,0 +1,385 @@
+"""An app's databases: engines made from its settings, and sessions on them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import MetaData
+from sqlalchemy import event
+from sqlalchemy import inspect as _inspect
+from sqlalchemy.engine import URL
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Session as _SASession
+
+from ..exceptions import ImproperlyConfigured
+from .engine import STATS
+from .engine import QueryStats
+from .engine import caller
+from .engine import create_async_engine
+from .engine import create_sync_engine
+from .engine import driver_urls
+from .model import Model
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import ORMExecuteState
+
+    from ..app import Kettle
+
+__all__ = (
+    "Database",
+    "NPlusOneError",
+    "ReadOnlySessionError",
+    "get_database",
+)
+
+_create_lock = threading.Lock()
+
+
+class NPlusOneError(RuntimeError):
+    """A relationship was lazy-loaded on one of many rows a query returned: one
+    more query per row (an "N+1"). Raised when strict loading is on (in debug and
+    tests)."""
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A session reading from a replica was asked to write."""
+
+
+class KettleSession(_SASession):
+    """The SQLAlchemy session Kettle hands out: SQLAlchemy's own ``Session``, plus
+    what a request needs (query statistics, strict loading, a read-only mode)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        kettle_stats: QueryStats | None = None,
+        kettle_strict: bool = False,
+        kettle_readonly: bool = False,
+        kettle_unbound: set[Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._kettle_unbound = kettle_unbound
+        info = self.info
+        if kettle_stats is not None:
+            info[STATS] = kettle_stats
+        if kettle_strict:
+            info["kettle_strict"] = True
+        if kettle_readonly:
+            info["kettle_readonly"] = True
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, **kwargs: Any) -> Any:
+        unbound = self._kettle_unbound
+        if unbound and mapper is not None:
+            table: Any = getattr(_inspect(mapper), "local_table", None)
+            if table is not None and table in unbound:
+                raise ImproperlyConfigured(
+                    f"table {table.name!r} lives in the database "
+                    f"{table.info['bind_key']!r} (__bind_key__), which "
+                    "DATABASE_BINDS does not name"
+                )
+        return super().get_bind(mapper, clause=clause, **kwargs)
+
+
+@event.listens_for(KettleSession, "after_begin")
+def _count_into(session: _SASession, transaction: Any, connection: Any) -> None:
+    stats = session.info.get(STATS)
+    if stats is not None:
+        connection.info[STATS] = stats
+
+
+@event.listens_for(KettleSession, "before_flush")
+def _refuse_flush(session: _SASession, context: Any, instances: Any) -> None:
+    if session.info.get("kettle_readonly"):
+        raise ReadOnlySessionError(
+            "this session reads from a replica and cannot write; use the app's "
+            "main session (db: Session) for changes"
+        )
+
+
+@event.listens_for(KettleSession, "do_orm_execute")
+def _check_execute(state: ORMExecuteState) -> None:
+    info = state.session.info
+    if info.get("kettle_readonly") and (
+        state.is_insert or state.is_update or state.is_delete
+    ):
+        raise ReadOnlySessionError("this session reads from a replica and cannot write")
+    if not info.get("kettle_strict") or not state.is_relationship_load:
+        return
+    owner = state.lazy_loaded_from
+    if owner is None:
+        return
+    rows = owner.info.get("kettle_rows")
+    if rows is None or rows[0] < 2:
+        return
+    path = state.loader_strategy_path
+    relation = path[-1] if path is not None and len(path) else None
+    key = getattr(relation, "key", "?")
+    model = owner.class_.__name__
+    raise NPlusOneError(
+        f"N+1 query: {model}.{key} lazy-loaded on {owner.obj()!r}, one of "
+        f"{rows[0]} {model} rows one query returned, at {caller()}. Load it with "
+        f"the query: .options(selectinload({model}.{key})) (or joinedload), or "
+        f"set lazy='selectin' on the relationship."
+    )
+
+
+@event.listens_for(Mapper, "load")
+def _count_rows(target: Any, context: Any) -> None:
+    session = context.session
+    if session is None or not session.info.get("kettle_strict"):
+        return
+    key = ("kettle_rows", type(target))
+    rows = context.attributes.get(key)
+    if rows is None:
+        rows = context.attributes[key] = [0]
+    rows[0] += 1
+    target._sa_instance_state.info["kettle_rows"] = rows
+
+
+def _setting_dict(value: Any, name: str) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must be a JSON object") from None
+    if not isinstance(value, Mapping):
+        raise ImproperlyConfigured(f"{name} must be a mapping, not {value!r}")
+    return dict(value)
+
+
+class Database:
+    """An app's databases: the main one (``DATABASE_URL``) and the named ones
+    (``DATABASE_BINDS``), each with a sync and an async engine made on first use.
+
+    One per app, made from its settings by :func:`get_database` (which is what
+    injecting ``db: Session`` does); make it yourself only to pass settings in code.
+
+    Args:
+        app: The app whose settings and lifecycle it uses.
+        metadata: The tables it manages (default: every :class:`~kettle.db.Model`).
+    """
+
+    def __init__(self, app: Kettle, metadata: MetaData | None = None) -> None:
+        if "db" in app.extensions:
+            raise ImproperlyConfigured("this app already has a Database")
+        cfg = app.config
+        self.app = app
+        self.metadata = metadata if metadata is not None else Model.metadata
+        url = cfg.get("DATABASE_URL") or _default_url(app)
+        self.urls: dict[str | None, tuple[URL, URL]] = {None: driver_urls(url)}
+        for key, bind_url in _setting_dict(
+            cfg.get("DATABASE_BINDS") or {}, "DATABASE_BINDS"
+        ).items():
+            self.urls[key] = driver_urls(bind_url)
+        self.engine_options = _setting_dict(
+            cfg.get("DATABASE_ENGINE_OPTIONS") or {}, "DATABASE_ENGINE_OPTIONS"
+        )
+        self.echo = bool(cfg.get("DATABASE_ECHO"))
+        strict = cfg.get("DATABASE_STRICT_LOADING")
+        #: Whether a lazy load on one of many rows raises :class:`NPlusOneError`
+        #: (``DATABASE_STRICT_LOADING``; default: in debug and testing).
+        self.strict_loading = (
+            bool(cfg.get("DEBUG") or cfg.get("TESTING"))
+            if strict is None
+            else _truthy(strict)
+        )
+        budget = cfg.get("DATABASE_QUERY_BUDGET")
+        #: The most SQL statements one request may run (``DATABASE_QUERY_BUDGET``).
+        self.query_budget = int(budget) if budget not in (None, "") else None
+        self._engines: dict[str | None, Engine] = {}
+        self._async_engines: dict[tuple[str | None, object], AsyncEngine] = {}
+        self._binds: tuple[int, dict[Any, str | None]] = (-1, {})
+        app.extensions["db"] = self
+        app.on_shutdown(self.dispose_async)
+
+    def __repr__(self) -> str:
+        url = self.urls[None][0].render_as_string(hide_password=True)
+        return f"<Database {url}>"
+
+    # -- engines -------------------------------------------------------------------
+
+    def _check_key(self, key: str | None) -> None:
+        if key not in self.urls:
+            known = ", ".join(repr(k) for k in self.urls if k is not None) or "none"
+            raise ImproperlyConfigured(
+                f"no database named {key!r} in DATABASE_BINDS (known: {known})"
+            )
+
+    def engine(self, key: str | None = None) -> Engine:
+        """The sync engine of the main database, or of the bind named ``key``."""
+        engine = self._engines.get(key)
+        if engine is None:
+            self._check_key(key)
+            with _create_lock:
+                engine = self._engines.get(key)
+                if engine is None:
+                    engine = create_sync_engine(
+                        self.urls[key][0], self.engine_options, self.echo
+                    )
+                    self._engines[key] = engine
+        return engine
+
+    def async_engine(self, key: str | None = None) -> AsyncEngine:
+        """The asyncio engine of the main database, or of the bind ``key``.
+
+        One per event loop: asyncio drivers' connections belong to the loop that
+        opened them, and a WSGI server runs ``async def`` handlers on a loop per
+        thread (an ASGI server has just one).
+        """
+        try:
+            loop: object = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        engine = self._async_engines.get((key, loop))
+        if engine is None:
+            self._check_key(key)
+            with _create_lock:
+                engine = self._async_engines.get((key, loop))
+                if engine is None:
+                    engine = create_async_engine(
+                        self.urls[key][1], self.engine_options, self.echo
+                    )
+                    self._async_engines[(key, loop)] = engine
+        return engine
+
+    def dispose(self) -> None:
+        """Close every pooled connection of the sync engines."""
+        for engine in self._engines.values():
+            engine.dispose()
+
+    async def dispose_async(self) -> None:
+        """Close every pooled connection of the sync engines and of this event
+        loop's async ones (the app does this at shutdown)."""
+        self.dispose()
+        loop = asyncio.get_running_loop()
+        for (key, owner), engine in list(self._async_engines.items()):
+            if owner is loop or owner is None:
+                await engine.dispose()
+                del self._async_engines[(key, owner)]
+
+    # -- sessions --------------------------------------------------------------------
+
+    def _table_binds(self) -> dict[Any, str | None]:
+        """``{table: bind key}`` of the tables that live in a named database (None
+        for a name this app's ``DATABASE_BINDS`` lacks)."""
+        count, binds = self._binds
+        if count != len(self.metadata.tables):
+            binds = {}
+            for t in self.metadata.tables.values():
+                key = t.info.get("bind_key")
+                if key is not None:
+                    binds[t] = key if key in self.urls else None
+            self._binds = (len(self.metadata.tables), binds)
+        return binds
+
+    def session(
+        self,
+        *,
+        bind: str | None = None,
+        readonly: bool = False,
+        stats: QueryStats | None = None,
+    ) -> KettleSession:
+        """A new sync session (use it as a context manager, or close it).
+
+        Args:
+            bind: Send every statement to this named database (a read replica,
+                say) instead of each model's own.
+            readonly: Refuse to write (for a replica).
+            stats: Count statements and their time into this.
+        """
+        return KettleSession(
+            **self._session_args(bind, self.engine),
+            kettle_stats=stats,
+            kettle_strict=self.strict_loading,
+            kettle_readonly=readonly,
+        )
+
+    def async_session(
+        self,
+        *,
+        bind: str | None = None,
+        readonly: bool = False,
+        stats: QueryStats | None = None,
+    ) -> AsyncSession:
+        """A new :class:`~sqlalchemy.ext.asyncio.AsyncSession` (``async with`` it,
+        or ``await`` its ``close()``)."""
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        return AsyncSession(
+            **self._session_args(bind, self.async_engine),
+            sync_session_class=KettleSession,
+            kettle_stats=stats,
+            kettle_strict=self.strict_loading,
+            kettle_readonly=readonly,
+        )
+
+    def _session_args(self, bind: str | None, engine: Any) -> dict[str, Any]:
+        args: dict[str, Any] = {"expire_on_commit": False}
+        if bind is not None:
+            args["bind"] = engine(bind)
+            return args
+        args["bind"] = engine()
+        table_binds = self._table_binds()
+        if table_binds:
+            args["binds"] = {
+                t: engine(k) for t, k in table_binds.items() if k is not None
+            }
+            unbound = {t for t, k in table_binds.items() if k is None}
+            if unbound:
+                args["kettle_unbound"] = unbound
+        return args
+
+    # -- schema ----------------------------------------------------------------------
+
+    def create_all(self, key: str | None = None) -> None:
+        """Create the missing tables of the main database (or of bind ``key``)
+        without migrations: for tests and quick scripts."""
+        self.metadata.create_all(self.engine(key), tables=self._tables(key))
+
+    def drop_all(self, key: str | None = None) -> None:
+        """Drop the tables :meth:`create_all` makes."""
+        self.metadata.drop_all(self.engine(key), tables=self._tables(key))
+
+    def _tables(self, key: str | None) -> list[Any]:
+        self._check_key(key)
+        return [t for t in self.metadata.sorted_tables if t.info.get("bind_key") == key]
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _default_url(app: Kettle) -> str:
+    return "sqlite:///" + os.path.join(app.root_path, "app.db")
+
+
+def get_database(app: Kettle | None = None) -> Database:
+    """The app's :class:`Database`, made from its settings on first use.
+
+    Args:
+        app: The app (default: :data:`kettle.current_app`).
+    """
+    if app is None:
+        from ..context import current_app
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    assert app is not None
+    db: Database | None = app.extensions.get("db")
+    if db is None:
+        with _create_lock:
+            db = app.extensions.get("db")
+            if db is None:
+                db = Database(app)
+    return db

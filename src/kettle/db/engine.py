@@ -1,0 +1,406 @@
+"""Engines as Kettle configures them: the driver for each interface, lazy
+transactions, and the per-request query count.
+
+Lazy transactions
+-----------------
+A request that only reads should cost one round trip per query, as under Django's
+autocommit; SQLAlchemy's default sends BEGIN before the first query and ROLLBACK
+when the session closes (three round trips for one read). So connections run in
+the driver's autocommit mode, and a real transaction starts just before the first
+statement that is not a plain SELECT (or when :func:`kettle.db.transaction` asks):
+
+- PostgreSQL: the driver leaves autocommit (psycopg and asyncpg do this without a
+  round trip) and sends BEGIN itself with the next statement; autocommit is turned
+  back on when the connection returns to the pool.
+- SQLite, MySQL and MariaDB: ``BEGIN`` (``BEGIN IMMEDIATE`` on SQLite, which takes
+  the write lock at once) is sent before the statement; COMMIT or ROLLBACK ends it.
+- Other databases run SQLAlchemy's default: a transaction per session.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine import make_url
+
+from ..exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.pool import ConnectionPoolEntry
+    from sqlalchemy.pool import PoolResetState
+
+__all__ = (
+    "QueryBudgetExceeded",
+    "QueryStats",
+    "begin_now",
+    "create_async_engine",
+    "create_sync_engine",
+    "driver_urls",
+)
+
+log = logging.getLogger("kettle.db")
+
+#: The driver each interface uses when the URL names none (or one that cannot
+#: serve that interface).
+_SYNC_DRIVERS = {
+    "postgresql": "psycopg",
+    "mysql": "pymysql",
+    "mariadb": "pymysql",
+    "sqlite": "pysqlite",
+    "oracle": "oracledb",
+    "mssql": "pyodbc",
+}
+_ASYNC_DRIVERS = {
+    "postgresql": "asyncpg",
+    "mysql": "asyncmy",
+    "mariadb": "asyncmy",
+    "sqlite": "aiosqlite",
+    "oracle": "oracledb_async",
+    "mssql": "aioodbc",
+}
+_ASYNC_CAPABLE = {
+    "asyncpg",
+    "psycopg",
+    "psycopg_async",
+    "aiosqlite",
+    "asyncmy",
+    "aiomysql",
+    "oracledb_async",
+    "aioodbc",
+}
+_SYNC_CAPABLE = {
+    "psycopg",
+    "psycopg2",
+    "pg8000",
+    "pysqlite",
+    "pymysql",
+    "mysqldb",
+    "mysqlconnector",
+    "mariadbconnector",
+    "oracledb",
+    "cx_oracle",
+    "pyodbc",
+    "pymssql",
+}
+#: Dialects whose connections run in autocommit until the first write, and how a
+#: transaction starts on them.
+_LAZY = {
+    "postgresql": "isolation",
+    "sqlite": "begin",
+    "mysql": "begin",
+    "mariadb": "begin",
+}
+_BEGIN_SQL = {"sqlite": "BEGIN IMMEDIATE", "mysql": "BEGIN", "mariadb": "BEGIN"}
+
+
+def driver_urls(url: str | URL) -> tuple[URL, URL]:
+    """The sync and the async SQLAlchemy URL for a database URL.
+
+    ``postgresql://...`` becomes ``postgresql+psycopg://`` and
+    ``postgresql+asyncpg://``; a driver named in the URL is kept for the interfaces
+    it serves.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise ImproperlyConfigured(f"invalid database URL {url!r}: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres":  # the old scheme Heroku and others still hand out
+        backend = "postgresql"
+    driver = parsed.drivername.partition("+")[2]
+    if backend not in _SYNC_DRIVERS and not driver:
+        raise ImproperlyConfigured(
+            f"database URL {parsed.render_as_string(hide_password=True)!r}: unknown "
+            f"database {backend!r}; name the driver (dialect+driver://...)"
+        )
+    sync_driver = driver if driver in _SYNC_CAPABLE else _SYNC_DRIVERS.get(backend)
+    async_driver = driver if driver in _ASYNC_CAPABLE else _ASYNC_DRIVERS.get(backend)
+    if driver and driver not in _SYNC_CAPABLE and driver not in _ASYNC_CAPABLE:
+        sync_driver = async_driver = driver  # a third-party driver: trust it
+    return (
+        parsed.set(drivername=f"{backend}+{sync_driver}"),
+        parsed.set(drivername=f"{backend}+{async_driver}"),
+    )
+
+
+class QueryBudgetExceeded(RuntimeError):
+    """A request ran more SQL statements than its query budget allows."""
+
+
+class QueryStats:
+    """What one request asked of the database: how many statements, and how long
+    they took (seconds, from sending each until its result was ready)."""
+
+    __slots__ = ("_t0", "budget", "count", "raise_over", "time", "where", "warned")
+
+    def __init__(
+        self, budget: int | None = None, where: str = "", raise_over: bool = True
+    ) -> None:
+        self.count = 0
+        self.time = 0.0
+        self.budget = budget
+        self.where = where
+        self.raise_over = raise_over
+        self.warned = False
+        self._t0 = 0.0
+
+    def __repr__(self) -> str:
+        return f"<QueryStats {self.count} queries, {self.time * 1000:.2f} ms>"
+
+    def over_budget(self, statement: str) -> None:
+        """Called before a statement that would exceed the budget."""
+        message = (
+            f"query budget exceeded{' in ' + self.where if self.where else ''}: "
+            f"statement {self.count + 1} of a budget of {self.budget} "
+            f"({statement.strip().splitlines()[0][:120]!r}, at {caller()})"
+        )
+        if self.raise_over:
+            raise QueryBudgetExceeded(message)
+        if not self.warned:
+            self.warned = True
+            log.warning(message)
+
+
+def caller() -> str:
+    """``file:line`` of the innermost frame outside SQLAlchemy and Kettle's db
+    package: where the application asked for the query."""
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if not (
+            name.startswith("sqlalchemy.")
+            or name.startswith("kettle.db")
+            or name.startswith("asyncio")
+            or name == "contextlib"
+        ):
+            code = frame.f_code
+            return f"{code.co_filename}:{frame.f_lineno} in {code.co_name}"
+        frame = frame.f_back
+    return "?"
+
+
+# -- lazy transactions ---------------------------------------------------------------
+
+_TX = "kettle_tx"  # in a connection's info: a transaction Kettle started is open
+STATS = "kettle_stats"  # in a connection's info: the QueryStats it counts into
+
+_reads: dict[str, bool] = {}
+_LOCKING = (" FOR UPDATE", " FOR SHARE", " FOR NO KEY", " FOR KEY SHARE", " LOCK IN")
+
+
+def _is_read(statement: str) -> bool:
+    """Whether a statement may run outside a transaction: a SELECT that locks no
+    rows. Memoised: SQLAlchemy's compiled cache hands out the same strings."""
+    known = _reads.get(statement)
+    if known is not None:
+        return known
+    head = statement.lstrip(" \t\r\n(")[:6].upper()
+    upper = statement.upper()
+    read = head == "SELECT" and not any(lock in upper for lock in _LOCKING)
+    if len(_reads) < 4096:
+        _reads[statement] = read
+    return read
+
+
+def begin_now(connection: Connection) -> None:
+    """Start a real transaction on ``connection`` if it is still in autocommit."""
+    info = connection.info
+    if info.get(_TX):
+        return
+    dialect = connection.dialect
+    how = _LAZY.get(dialect.name)
+    if how is None:
+        return
+    dbapi_conn = connection.connection.dbapi_connection
+    if dbapi_conn is None or not dialect.detect_autocommit_setting(dbapi_conn):
+        return  # already transactional (an isolation level the user set, say)
+    info[_TX] = True
+    if how == "isolation":
+        dialect.set_isolation_level(dbapi_conn, _default_level(dialect))
+    else:
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(_BEGIN_SQL[dialect.name])
+        finally:
+            cursor.close()
+
+
+def _default_level(dialect: Any) -> Any:
+    level = dialect.default_isolation_level
+    if not level or level == "AUTOCOMMIT":
+        return "READ COMMITTED"
+    return level
+
+
+def _before_execute(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+) -> None:
+    info = conn.info
+    if not info.get(_TX) and not _is_read(statement):
+        begin_now(conn)
+    stats: QueryStats | None = info.get(STATS)
+    if stats is not None:
+        if stats.budget is not None and stats.count >= stats.budget:
+            stats.over_budget(statement)
+        stats.count += 1
+        stats._t0 = time.perf_counter()
+
+
+def _after_execute(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+) -> None:
+    stats: QueryStats | None = conn.info.get(STATS)
+    if stats is not None:
+        stats.time += time.perf_counter() - stats._t0
+
+
+def _on_commit(conn: Connection) -> None:
+    # The driver sends COMMIT (SQLAlchemy calls its commit() even in autocommit
+    # mode); a BEGIN-started transaction is over after it.
+    if conn.dialect.name != "postgresql":
+        conn.info.pop(_TX, None)
+
+
+def _on_rollback(conn: Connection) -> None:
+    # SQLAlchemy skips the driver's rollback() on an autocommit connection, which
+    # would leave a BEGIN-started transaction open: roll it back here.
+    info = conn.info
+    if info.get(_TX) and conn.dialect.name != "postgresql":
+        info.pop(_TX, None)
+        dbapi_conn = conn.connection.dbapi_connection
+        if dbapi_conn is not None:
+            dbapi_conn.rollback()
+
+
+def _on_reset(
+    dbapi_conn: DBAPIConnection,
+    record: ConnectionPoolEntry,
+    state: PoolResetState,
+    *,
+    dialect: Any,
+) -> None:
+    info = record.info
+    info.pop(STATS, None)
+    if not info.pop(_TX, False) or state.terminate_only or not state.asyncio_safe:
+        return
+    if dialect.name == "postgresql":
+        if not state.transaction_was_reset:
+            dbapi_conn.rollback()
+        dialect.set_isolation_level(dbapi_conn, "AUTOCOMMIT")
+    else:
+        dbapi_conn.rollback()
+
+
+def _sqlite_connect(dbapi_conn: Any, record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _instrument(engine: Engine) -> None:
+    dialect = engine.dialect
+    lazy = dialect.name in _LAZY
+    if lazy:
+        event.listen(engine, "commit", _on_commit)
+        event.listen(engine, "rollback", _on_rollback)
+
+        def on_reset(dbapi_conn: Any, record: Any, state: Any) -> None:
+            _on_reset(dbapi_conn, record, state, dialect=dialect)
+
+        event.listen(engine.pool, "reset", on_reset)
+    event.listen(engine, "before_cursor_execute", _before_execute)
+    event.listen(engine, "after_cursor_execute", _after_execute)
+    if dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+
+
+def _engine_options(url: URL, options: Mapping[str, Any], echo: bool) -> dict[str, Any]:
+    opts: dict[str, Any] = {"echo": echo}
+    backend = url.get_backend_name()
+    if backend in _LAZY:
+        opts["isolation_level"] = "AUTOCOMMIT"
+        # The pool's reset would otherwise send a ROLLBACK through drivers that
+        # cannot tell it is not needed (a transaction Kettle began is ended by
+        # _on_reset and _on_rollback instead).
+        opts["skip_autocommit_rollback"] = True
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        from sqlalchemy.pool import StaticPool
+
+        # One in-memory database, shared by every thread.
+        opts["poolclass"] = StaticPool
+        opts["connect_args"] = {"check_same_thread": False}
+    opts.update(options)
+    return opts
+
+
+def create_sync_engine(
+    url: URL, options: Mapping[str, Any] | None = None, echo: bool = False
+) -> Engine:
+    """A SQLAlchemy engine with Kettle's lazy transactions and query counting."""
+    from sqlalchemy import create_engine
+
+    try:
+        engine = create_engine(url, **_engine_options(url, options or {}, echo))
+    except ImportError as exc:
+        raise _missing_driver(url, exc) from exc
+    _instrument(engine)
+    return engine
+
+
+def create_async_engine(
+    url: URL, options: Mapping[str, Any] | None = None, echo: bool = False
+) -> AsyncEngine:
+    """The asyncio form of :func:`create_sync_engine`."""
+    from sqlalchemy.ext.asyncio import create_async_engine as create
+
+    opts = _engine_options(url, options or {}, echo)
+    if url.get_backend_name() == "sqlite" and opts.get("poolclass") is not None:
+        opts.pop("connect_args", None)
+    try:
+        engine = create(url, **opts)
+    except ImportError as exc:
+        raise _missing_driver(url, exc) from exc
+    _instrument(engine.sync_engine)
+    return engine
+
+
+_EXTRAS = {
+    "psycopg": "kettle[postgresql]",
+    "asyncpg": "kettle[postgresql]",
+    "pymysql": "kettle[mysql]",
+    "asyncmy": "kettle[mysql]",
+    "aiosqlite": "kettle[db]",
+    "oracledb": "oracledb",
+}
+
+
+def _missing_driver(url: URL, exc: ImportError) -> ImproperlyConfigured:
+    driver = url.get_driver_name()
+    extra = _EXTRAS.get(driver, driver)
+    return ImproperlyConfigured(
+        f"the database driver {driver!r} for {url.get_backend_name()} is not "
+        f"installed ({exc}); install it: pip install '{extra}'"
+    )

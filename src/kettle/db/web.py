@@ -1,0 +1,214 @@
+"""Sessions in handlers: ``db: Session`` and ``db: AsyncSession`` parameters, one
+session per request, committed when the handler succeeds, rolled back when it
+raises, closed either way; and the request's query count and time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
+
+from ..requests import HTTPConnection
+from .database import Database
+from .database import get_database
+from .engine import QueryStats
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import Session
+
+    from ..app import Kettle
+    from ..responses import Response
+
+__all__ = ("query_budget", "query_stats", "replica", "session_provider")
+
+log = logging.getLogger("kettle.db")
+F = TypeVar("F", bound=Callable[..., Any])
+_BUDGET = "kettle_query_budget"
+
+
+def query_budget(limit: int) -> Callable[[F], F]:
+    """Let the decorated handler run at most ``limit`` SQL statements per request
+    (overrides ``DATABASE_QUERY_BUDGET``). Going over raises
+    :class:`~kettle.db.QueryBudgetExceeded` in debug and testing, and logs a
+    warning otherwise."""
+    if not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"query_budget(): {limit!r} is not a count of queries")
+
+    def decorate(func: F) -> F:
+        setattr(func, _BUDGET, limit)
+        return func
+
+    return decorate
+
+
+def query_stats(conn: HTTPConnection) -> QueryStats | None:
+    """The request's :class:`~kettle.db.QueryStats` (None before it used a
+    session)."""
+    state = conn._state
+    if state is None:
+        return None
+    stats: QueryStats | None = state._state.get("kettle_db_stats")
+    return stats
+
+
+def _stats(conn: HTTPConnection, db: Database) -> QueryStats:
+    state = conn.state._state
+    stats: QueryStats | None = state.get("kettle_db_stats")
+    if stats is None:
+        route = conn.route
+        budget = db.query_budget
+        where = ""
+        if route is not None:
+            endpoint = route.endpoint
+            budget = getattr(endpoint, _BUDGET, budget)
+            where = route.name or ""
+        stats = state["kettle_db_stats"] = QueryStats(
+            budget, where, raise_over=db.strict_loading
+        )
+    return stats
+
+
+def _report(conn: HTTPConnection, stats: QueryStats, debug: bool) -> None:
+    level = logging.INFO if debug else logging.DEBUG
+    if log.isEnabledFor(level):
+        log.log(
+            level,
+            "%s %s: %d queries, %.2f ms in the database",
+            getattr(conn, "method", "WS"),
+            conn.path,
+            stats.count,
+            stats.time * 1000,
+        )
+
+
+def session_provider(app: Kettle, annotation: type) -> Callable[..., Any]:
+    """The provider behind a ``Session`` or ``AsyncSession`` parameter (found by
+    :class:`kettle.handlers.Injectables`)."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    db = get_database(app)
+    _install_reporting(app)
+    if issubclass(annotation, AsyncSession):
+        return _async_provider(db)
+    return _sync_provider(db)
+
+
+def _sync_provider(db: Database, bind: str | None = None) -> Callable[..., Any]:
+    readonly = bind is not None
+    debug = bool(db.app.config.get("DEBUG"))
+
+    def sync_session(conn: HTTPConnection) -> Iterator[Session]:
+        stats = _stats(conn, db)
+        session = db.session(bind=bind, readonly=readonly, stats=stats)
+        try:
+            yield session
+            if session.in_transaction():
+                session.commit()
+        finally:
+            session.close()  # rolls back what was not committed
+            _report(conn, stats, debug)
+
+    sync_session.kettle_handler_kind = "sync"  # type: ignore[attr-defined]
+    sync_session.kettle_kind_hint = (  # type: ignore[attr-defined]
+        "is a sync Session in an async def handler, where its queries would block "
+        "the event loop: annotate it AsyncSession, or make the handler a def"
+    )
+    return sync_session
+
+
+def _async_provider(db: Database, bind: str | None = None) -> Callable[..., Any]:
+    readonly = bind is not None
+    debug = bool(db.app.config.get("DEBUG"))
+
+    async def async_session(conn: HTTPConnection) -> AsyncIterator[AsyncSession]:
+        stats = _stats(conn, db)
+        session = db.async_session(bind=bind, readonly=readonly, stats=stats)
+        try:
+            yield session
+            if session.in_transaction():
+                await session.commit()
+        finally:
+            await session.close()
+            _report(conn, stats, debug)
+
+    async_session.kettle_handler_kind = "async"  # type: ignore[attr-defined]
+    async_session.kettle_kind_hint = (  # type: ignore[attr-defined]
+        "is an AsyncSession in a def handler, which has no event loop to run it: "
+        "annotate it Session, or make the handler async def"
+    )
+    return async_session
+
+
+_replicas: dict[tuple[str, bool], Callable[..., Any]] = {}
+
+
+def replica(name: str, *, asynchronous: bool = False) -> Callable[..., Any]:
+    """A provider of a read-only session on the database ``name`` of
+    ``DATABASE_BINDS``, for ``Depends()``::
+
+        ReadDB = Annotated[Session, Depends(replica("replica"))]
+
+        @app.get("/posts")
+        def posts(db: ReadDB): ...
+
+    Every statement of that session goes to ``name``; it refuses to write. Pass
+    ``asynchronous=True`` for an ``AsyncSession`` in ``async def`` handlers.
+    """
+    made = _replicas.get((name, asynchronous))
+    if made is not None:
+        return made  # the same provider each time: Depends() caches by provider
+
+    def inner(conn: HTTPConnection) -> Callable[..., Any]:
+        db = get_database(conn.app)
+        providers = db.__dict__.setdefault("_replica_providers", {})
+        provider = providers.get((name, asynchronous))
+        if provider is None:
+            db._check_key(name)
+            make = _async_provider if asynchronous else _sync_provider
+            provider = providers[(name, asynchronous)] = make(db, name)
+        return provider  # type: ignore[no-any-return]
+
+    if asynchronous:
+
+        async def async_replica(conn: HTTPConnection) -> AsyncIterator[AsyncSession]:
+            async for session in inner(conn)(conn):
+                yield session
+
+        async_replica.kettle_handler_kind = "async"  # type: ignore[attr-defined]
+        made = async_replica
+    else:
+
+        def sync_replica(conn: HTTPConnection) -> Iterator[Session]:
+            yield from inner(conn)(conn)
+
+        sync_replica.kettle_handler_kind = "sync"  # type: ignore[attr-defined]
+        made = sync_replica
+    made.__name__ = made.__qualname__ = f"replica_{name}"
+    _replicas[(name, asynchronous)] = made
+    return made
+
+
+def _install_reporting(app: Kettle) -> None:
+    """In debug, a ``Server-Timing`` header with the request's query count and
+    time."""
+    if not app.config.get("DEBUG") or app.extensions.get("db_timing"):
+        return
+    app.extensions["db_timing"] = True
+
+    def server_timing(response: Response) -> Response:
+        from ..context import request
+
+        stats = query_stats(request._get_current_object())  # type: ignore[attr-defined]
+        if stats is not None:
+            response.headers.append(
+                "Server-Timing",
+                f'db;dur={stats.time * 1000:.2f};desc="{stats.count} queries"',
+            )
+        return response
+
+    app.after_request(server_timing)
