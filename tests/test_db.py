@@ -656,3 +656,87 @@ def test_replica_reads_and_refuses_writes(database_url, make_client):
     assert r.status_code == 500 and "ReadOnlySessionError" in r.text
     assert replica("replica") is replica("replica")
     get_database(app).dispose()
+
+
+# -- tests in a rolled-back transaction ------------------------------------------
+
+
+def test_rolled_back_undoes_everything_requests_wrote(db_app, make_client):
+    @db_app.post("/authors")
+    def create(name: str, db: Session):
+        db.add(DbAuthor(name=name))
+        return {}
+
+    @db_app.post("/fail")
+    def fail(db: Session):
+        db.add(DbAuthor(name="failed"))
+        db.flush()
+        raise RuntimeError("boom")
+
+    @db_app.get("/authors")
+    def names(db: Session):
+        return list(db.scalars(select(DbAuthor.name).order_by(DbAuthor.name)))
+
+    database = get_database(db_app)
+    client = make_client(db_app, raise_server_exceptions=False)
+    with database.rolled_back() as s:
+        s.add(DbAuthor(name="arranged"))
+        s.flush()
+        assert client.post("/authors?name=posted").status_code == 200
+        assert client.post("/fail").status_code == 500  # undoes only its own work
+        assert client.get("/authors").json() == ["arranged", "posted"]
+    assert count_rows(db_app, DbAuthor) == 0
+    assert client.get("/authors").json() == []
+    assert database.engine().pool.checkedout() == 0
+
+
+def test_pytest_plugin_rolls_each_test_back(database_url, tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "conftest.py").write_text(
+        "import os, pytest\n"
+        "from kettle import Kettle\n"
+        "from kettle.db import get_database\n"
+        "pytest_plugins = ['kettle.db.testing']\n"
+        "@pytest.fixture(scope='session')\n"
+        "def app():\n"
+        "    app = Kettle(env_file=None, DATABASE_URL=os.environ['TEST_DB_URL'])\n"
+        "    import models\n"
+        "    get_database(app).create_all()\n"
+        "    yield app\n"
+        "    get_database(app).dispose()\n"
+    )
+    (tmp_path / "models.py").write_text(
+        "from sqlalchemy import String\n"
+        "from sqlalchemy.orm import Mapped, mapped_column\n"
+        "from kettle.db import Model, PK\n"
+        "class Note(Model):\n"
+        "    id: Mapped[PK]\n"
+        "    text: Mapped[str] = mapped_column(String(50))\n"
+    )
+    (tmp_path / "test_notes.py").write_text(
+        "from sqlalchemy import func, select\n"
+        "from sqlalchemy.orm import Session\n"
+        "from models import Note\n"
+        "def test_a(db, app):\n"
+        "    @app.post('/notes')\n"
+        "    def add(text: str, db: Session):\n"
+        "        db.add(Note(text=text))\n"
+        "        return {}\n"
+        "    db.add(Note(text='arranged')); db.flush()\n"
+        "    app.test_client().post('/notes?text=posted')\n"
+        "    assert db.scalar(select(func.count()).select_from(Note)) == 2\n"
+        "def test_b_sees_nothing(db):\n"
+        "    assert db.scalar(select(func.count()).select_from(Note)) == 0\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env={**__import__("os").environ, "TEST_DB_URL": database_url.url_sync},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout

@@ -972,3 +972,59 @@ def test_typed_handlers_page(iface: str) -> None:
         doc = c.get("/openapi.json").json()
         assert doc["info"]["title"] == "Tea shop"
         assert doc["paths"]["/teas"]["post"]["summary"] == "Add a tea."
+
+
+_database_module: ModuleType | None = None
+
+
+def registered_load(name: str) -> ModuleType:
+    """:func:`load`, with the module in ``sys.modules`` (SQLAlchemy resolves model
+    annotations through it)."""
+    module_name = f"kettle_docs_example_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def database_example(tmp_path: Path, **settings: Any) -> Any:
+    """An app of docs/examples/database_app.py on a fresh SQLite file (the module
+    is loaded once: its models live in kettle.db.Model's shared metadata)."""
+    global _database_module
+    if _database_module is None:
+        _database_module = registered_load("database_app")
+    from kettle.db import get_database
+
+    url = f"sqlite:///{tmp_path / 'library.sqlite3'}"
+    app = _database_module.create_app(env_file=None, DATABASE_URL=url, **settings)
+    get_database(app).create_all()
+    return app
+
+
+@BOTH
+def test_database_example(iface: str, tmp_path: Path) -> None:
+    from kettle.db import get_database
+
+    app = database_example(tmp_path)
+    with TestClient(app, interface=iface) as c:
+        assert c.post("/shelves?name=Fiction").json() == {"id": 1}
+        for i in range(12):
+            r = c.post(f"/shelves/1/books?title=Book {i}")
+            assert r.status_code == 201
+        assert c.post("/shelves/9/books?title=x").status_code == 404
+        page = c.get("/books?page=2").json()
+        assert page["books"] == [
+            {"title": "Book 10", "shelf": "Fiction"},
+            {"title": "Book 11", "shelf": "Fiction"},
+        ]
+        assert (page["total"], page["pages"], page["has_next"]) == (12, 2, False)
+        first = c.get("/feed").json()
+        second = c.get("/feed", params={"after": first["next"]}).json()
+        assert len(first["titles"]) == 10 and second["titles"] == ["Book 10", "Book 11"]
+        assert second["next"] is None
+        book = c.get("/books/3").json()
+        assert book["title"] == "Book 2" and book["created_at"]
+        assert c.get("/books/99").status_code == 404
+    assert get_database(app).engine().pool.checkedout() == 0

@@ -1,17 +1,20 @@
-"""The ``kettle`` command: ``run``, ``serve``, ``routes`` and ``shell``.
+"""The ``kettle`` command: ``run``, ``serve``, ``routes``, ``shell`` and ``db``.
 
 Every command takes the app as ``MODULE:APP`` (``myproject.web:app``). ``MODULE``
 alone means its attribute ``app``; with no argument at all, ``app.py`` in the current
 folder must define ``app``. The current folder is put on ``sys.path`` first.
 
-The servers (granian, uvicorn) are imported by the commands that use them, never when
-this module is imported.
+The servers (granian, uvicorn) and the database battery (SQLAlchemy, Alembic) are
+imported by the commands that use them, never when this module is imported. The
+``db`` commands take the app as ``--app MODULE:APP`` (before or after the command
+name), since their arguments are revisions, files and models.
 """
 
 from __future__ import annotations
 
 import atexit
 import code
+import contextlib
 import functools
 import importlib
 import os
@@ -19,6 +22,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from typing import Literal
@@ -28,6 +32,7 @@ import click
 import kettle
 
 from .app import Kettle
+from .exceptions import ImproperlyConfigured
 from .routing import Mount
 from .routing import WebSocketRoute
 
@@ -523,6 +528,276 @@ def shell(target: str | None) -> None:
         else:
             click.echo(banner)
             ipython.start_ipython(argv=[], user_ns=namespace)
+
+
+# -- kettle db -----------------------------------------------------------------------
+
+_DB_META = "kettle.db"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Keep ``--app``/``--directory`` given to ``kettle db`` or to its command."""
+    if value is not None:
+        ctx.meta[f"{_DB_META}.{param.name}"] = value
+    return value
+
+
+def _db_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--app`` and ``--directory``, accepted before or after the command name."""
+    func = click.option(
+        "--directory",
+        "-d",
+        type=click.Path(file_okay=False),
+        expose_value=False,
+        callback=_remember,
+        help="The migrations folder (default: MIGRATIONS_DIR, or 'migrations' "
+        "in the app's folder).",
+    )(func)
+    return click.option(
+        "--app",
+        "-a",
+        "target",
+        metavar="MODULE:APP",
+        expose_value=False,
+        callback=_remember,
+        help="The app (default: 'app' in app.py).",
+    )(func)
+
+
+def _bind_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--bind",
+        "-b",
+        metavar="NAME",
+        default=None,
+        help="The database of DATABASE_BINDS to work on (default: DATABASE_URL's).",
+    )(func)
+
+
+@contextlib.contextmanager
+def _db_errors() -> Iterator[None]:
+    """Errors of ``kettle db`` commands as one line, without a traceback."""
+    try:
+        from .db.migrations import MigrationError
+    except ImportError as exc:  # pragma: no cover - the db extra is installed
+        raise click.ClickException(
+            f"kettle db needs the database battery ({exc}): pip install 'kettle[db]'"
+        ) from None
+    try:
+        yield
+    except (MigrationError, ImproperlyConfigured) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _db_app() -> Kettle:
+    meta = click.get_current_context().meta
+    return load_app(meta.get(f"{_DB_META}.target"))[0]
+
+
+def _migrations(bind: str | None) -> Any:
+    """The :class:`~kettle.db.migrations.Migrations` the command works on."""
+    from .db.migrations import Migrations
+
+    app = _db_app()
+    directory = click.get_current_context().meta.get(f"{_DB_META}.directory")
+    return Migrations(app, directory, bind=bind)
+
+
+@cli.group()
+@_db_options
+def db() -> None:
+    """Migrate the database (Alembic) and load or dump JSON fixtures.
+
+    The app's models are the tables of its kettle.db metadata; modules the app
+    does not import are named in the MODELS setting. Migrations live in
+    'migrations' beside the app (MIGRATIONS_DIR, or --directory); --bind NAME
+    works on a database of DATABASE_BINDS instead of the main one.
+    """
+
+
+@db.command("init")
+@_db_options
+@_bind_option
+def db_init(bind: str | None) -> None:
+    """Create the migrations folder (with --bind: that database's folder in it)."""
+    with _db_errors():
+        migrations = _migrations(bind)
+        versions = migrations.init()
+    flag = "" if bind is None else f" --bind {bind}"
+    click.echo(
+        f"Created {versions}. Write the first migration with "
+        f"`kettle db makemigrations{flag} -m initial`."
+    )
+
+
+@db.command("makemigrations")
+@_db_options
+@_bind_option
+@click.option("--message", "-m", default=None, help="What the migration does.")
+@click.option(
+    "--empty", is_flag=True, help="Write an empty migration to fill in by hand."
+)
+def db_makemigrations(bind: str | None, message: str | None, empty: bool) -> None:
+    """Write a migration from the models' differences from the database.
+
+    The database must be at the latest migration. When the models and the
+    database agree, no file is written.
+    """
+    with _db_errors():
+        migrations = _migrations(bind)
+        path = migrations.make_migrations(
+            message or ("empty" if empty else "auto"), empty=empty
+        )
+        changes = migrations.changes
+    if path is None:
+        click.echo("No changes: the models match the database.")
+        return
+    for line in changes:
+        click.echo(f"  {line}")
+    click.echo(f"Wrote {path}")
+
+
+@db.command("migrate")
+@_db_options
+@_bind_option
+@click.argument("revision", default="head")
+@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
+def db_migrate(bind: str | None, revision: str, sql: bool) -> None:
+    """Migrate the database up to REVISION (default: the latest, 'head')."""
+    with _db_errors():
+        applied = _migrations(bind).upgrade(revision, sql=sql)
+    if not applied and not sql:
+        click.echo("Nothing to migrate: the database is up to date.")
+
+
+@db.command("downgrade")
+@_db_options
+@_bind_option
+@click.argument("revision", default="-1")
+@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
+def db_downgrade(bind: str | None, revision: str, sql: bool) -> None:
+    """Migrate the database down to REVISION (default: one step, '-1';
+    'base' undoes them all)."""
+    with _db_errors():
+        _migrations(bind).downgrade(revision, sql=sql)
+
+
+@db.command("history")
+@_db_options
+@_bind_option
+@click.option("--range", "-r", "rev_range", default=None, help="START:END")
+@click.option("--verbose", "-v", is_flag=True, help="Show each migration's details.")
+@click.option(
+    "--indicate-current",
+    "-i",
+    is_flag=True,
+    help="Mark the database's migration (connects to it).",
+)
+def db_history(
+    bind: str | None, rev_range: str | None, verbose: bool, indicate_current: bool
+) -> None:
+    """List the migrations, newest first."""
+    with _db_errors():
+        migrations = _migrations(bind)
+        if not migrations.heads():
+            click.echo("No migrations yet.")
+            return
+        migrations.history(
+            rev_range, verbose=verbose, indicate_current=indicate_current
+        )
+
+
+@db.command("current")
+@_db_options
+@_bind_option
+def db_current(bind: str | None) -> None:
+    """Show the migration the database is at."""
+    with _db_errors():
+        migrations = _migrations(bind)
+        current = migrations.current()
+        heads = migrations.heads()
+        if not current:
+            click.echo("No migration applied.")
+        for rev in current:
+            script = migrations.revision(rev)
+            doc = f" {script.doc}" if script is not None and script.doc else ""
+            click.echo(f"{rev} ({'head' if rev in heads else 'behind'}){doc}")
+
+
+@db.command("check")
+@_db_options
+@_bind_option
+def db_check(bind: str | None) -> None:
+    """Fail unless the database is at the latest migration and the models match
+    it (a model changed without a migration fails)."""
+    with _db_errors():
+        result = _migrations(bind).check()
+    flag = "" if bind is None else f" --bind {bind}"
+    if not result.at_head:
+        heads = ", ".join(result.heads) or "none"
+        where = (
+            f"the database is at {', '.join(result.current)}"
+            if result.current
+            else "the database has no migration applied"
+        )
+        raise click.ClickException(
+            f"{where}; the latest migration is {heads}: run `kettle db migrate{flag}`"
+        )
+    if result.differences:
+        lines = "\n".join(f"  {line}" for line in result.differences)
+        raise click.ClickException(
+            "the models differ from the migrations:\n"
+            f"{lines}\nrun `kettle db makemigrations{flag}`"
+        )
+    click.echo(
+        "OK: the models match the migrations, and the database is at the latest."
+    )
+
+
+@db.command("seed")
+@_db_options
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+def db_seed(file: Any) -> None:
+    """Load a JSON fixture (as `kettle db dump` writes) into the databases, all
+    rows or none."""
+    import json
+
+    try:
+        records = json.load(file)
+    except ValueError as exc:
+        raise click.ClickException(f"{file.name}: not JSON: {exc}") from None
+    with _db_errors():
+        from .db.fixtures import seed
+
+        count = seed(_db_app(), records)
+    click.echo(f"Loaded {_plural(count, 'row')} from {file.name}.")
+
+
+@db.command("dump")
+@_db_options
+@click.argument("models", nargs=-1, metavar="[MODEL]...")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to this file (default: standard output).",
+)
+def db_dump(models: tuple[str, ...], output: str | None) -> None:
+    """Write the rows of every table (or of the MODELs, table or class names)
+    as a JSON fixture."""
+    import json
+
+    with _db_errors():
+        from .db.fixtures import dump
+
+        records = dump(_db_app(), models or None)
+    data = json.dumps(records, indent=2, ensure_ascii=False)
+    if output is None:
+        click.echo(data)
+        return
+    Path(output).write_text(data + "\n", encoding="utf-8")
+    click.echo(f"Wrote {_plural(len(records), 'row')} to {output}.", err=True)
 
 
 def main() -> None:

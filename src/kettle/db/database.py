@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import threading
+from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy import MetaData
 from sqlalchemy import event
 from sqlalchemy import inspect as _inspect
 from sqlalchemy.engine import URL
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapper
 from sqlalchemy.orm import Session as _SASession
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session as _SASession
 from ..exceptions import ImproperlyConfigured
 from .engine import STATS
 from .engine import QueryStats
+from .engine import begin_now
 from .engine import caller
 from .engine import create_async_engine
 from .engine import create_sync_engine
@@ -199,6 +203,7 @@ class Database:
         self._engines: dict[str | None, Engine] = {}
         self._async_engines: dict[tuple[str | None, object], AsyncEngine] = {}
         self._binds: tuple[int, dict[Any, str | None]] = (-1, {})
+        self._test_connection: Connection | None = None
         app.extensions["db"] = self
         app.on_shutdown(self.dispose_async)
 
@@ -325,6 +330,17 @@ class Database:
 
     def _session_args(self, bind: str | None, engine: Any) -> dict[str, Any]:
         args: dict[str, Any] = {"expire_on_commit": False}
+        test_conn = self._test_connection
+        if test_conn is not None:
+            if engine != self.engine:
+                raise ImproperlyConfigured(
+                    "an AsyncSession cannot join the test's rolled-back transaction "
+                    "(it is on a sync connection); test async handlers against a "
+                    "database the test creates and drops"
+                )
+            args["bind"] = test_conn
+            args["join_transaction_mode"] = "create_savepoint"
+            return args
         if bind is not None:
             args["bind"] = engine(bind)
             return args
@@ -338,6 +354,32 @@ class Database:
             if unbound:
                 args["kettle_unbound"] = unbound
         return args
+
+    @contextlib.contextmanager
+    def rolled_back(self) -> Iterator[KettleSession]:
+        """Run a block (a test) in one transaction of the main database, rolled
+        back when it ends; every sync session opened meanwhile, the request
+        sessions included, joins it (their commits become savepoints).
+
+        Yields a session in that transaction, for arranging data. Requests should
+        come one at a time (they share one connection). The pytest fixture ``db``
+        of :mod:`kettle.db.testing` wraps this.
+        """
+        if self._test_connection is not None:
+            raise RuntimeError("rolled_back() blocks do not nest")
+        conn = self.engine().connect()
+        try:
+            begin_now(conn)
+            outer = conn.begin()
+            self._test_connection = conn
+            try:
+                with self.session() as session:
+                    yield session
+            finally:
+                self._test_connection = None
+                outer.rollback()
+        finally:
+            conn.close()
 
     # -- schema ----------------------------------------------------------------------
 
