@@ -1,0 +1,55 @@
+"""The TechEmpower database tests on Kettle with sync ``def`` handlers and
+``db: Session`` (served as WSGI, ``wsgi``, or ASGI, ``app``).
+
+The database comes from the ``KETTLE_DATABASE_URL`` environment variable (and the
+pool from ``KETTLE_DATABASE_ENGINE_OPTIONS``), as any Kettle setting does.
+"""
+
+import random
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kettle import HTMLResponse
+from kettle import Kettle
+
+from .tfb_common import ADDITIONAL
+from .tfb_common import count
+from .tfb_common import random_ids
+from .tfb_kettle_models import Fortune
+from .tfb_kettle_models import World
+from .tfb_kettle_models import fortunes_html
+
+app = Kettle()
+
+
+@app.get("/db")
+def single_query(db: Session):
+    world = db.get(World, random.randint(1, 10000))
+    return {"id": world.id, "randomNumber": world.randomnumber}
+
+
+@app.get("/queries")
+def multiple_queries(db: Session, queries: str = "1"):
+    worlds = [db.get(World, id) for id in random_ids(count(queries))]
+    return [{"id": w.id, "randomNumber": w.randomnumber} for w in worlds]
+
+
+@app.get("/fortunes")
+def fortunes(db: Session):
+    rows = list(db.scalars(select(Fortune)))
+    rows.append(Fortune(id=0, message=ADDITIONAL))
+    rows.sort(key=lambda f: f.message)
+    return HTMLResponse(fortunes_html.render(fortunes=rows))
+
+
+@app.get("/updates")
+def updates(db: Session, queries: str = "1"):
+    worlds = [db.get(World, id) for id in random_ids(count(queries))]
+    for world in worlds:
+        world.randomnumber = random.randint(1, 10000)
+    # committed by Kettle when the handler returns
+    return [{"id": w.id, "randomNumber": w.randomnumber} for w in worlds]
+
+
+wsgi = app.wsgi
