@@ -31,7 +31,7 @@ def single_query(db: Session):
 
 @app.get("/queries")
 def multiple_queries(db: Session, queries: str = "1"):
-    worlds = [db.get(World, id) for id in random_ids(count(queries))]
+    worlds = [db.get(World, world_id) for world_id in random_ids(count(queries))]
     return [{"id": w.id, "randomNumber": w.randomnumber} for w in worlds]
 
 
@@ -45,7 +45,7 @@ def fortunes(db: Session):
 
 @app.get("/updates")
 def updates(db: Session, queries: str = "1"):
-    worlds = [db.get(World, id) for id in random_ids(count(queries))]
+    worlds = [db.get(World, world_id) for world_id in random_ids(count(queries))]
     for world in worlds:
         world.randomnumber = random.randint(1, 10000)
     # committed by Kettle when the handler returns

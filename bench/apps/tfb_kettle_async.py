@@ -31,7 +31,7 @@ async def single_query(db: AsyncSession):
 
 @app.get("/queries")
 async def multiple_queries(db: AsyncSession, queries: str = "1"):
-    worlds = [await db.get(World, id) for id in random_ids(count(queries))]
+    worlds = [await db.get(World, world_id) for world_id in random_ids(count(queries))]
     return [{"id": w.id, "randomNumber": w.randomnumber} for w in worlds]
 
 
@@ -45,7 +45,7 @@ async def fortunes(db: AsyncSession):
 
 @app.get("/updates")
 async def updates(db: AsyncSession, queries: str = "1"):
-    worlds = [await db.get(World, id) for id in random_ids(count(queries))]
+    worlds = [await db.get(World, world_id) for world_id in random_ids(count(queries))]
     for world in worlds:
         world.randomnumber = random.randint(1, 10000)
     # committed by Kettle when the handler returns

@@ -11,18 +11,19 @@ from jinja2 import FileSystemLoader
 from jinja2 import select_autoescape
 from sqlalchemy import String
 
+from kettle.db import PK
 from kettle.db import Mapped
 from kettle.db import Model
 from kettle.db import mapped_column
 
 
 class World(Model):
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[PK]
     randomnumber: Mapped[int]
 
 
 class Fortune(Model):
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[PK]
     message: Mapped[str] = mapped_column(String(2048))
 
 
