@@ -204,6 +204,10 @@ class Database:
         self._async_engines: dict[tuple[str | None, object], AsyncEngine] = {}
         self._binds: tuple[int, dict[Any, str | None]] = (-1, {})
         self._test_connection: Connection | None = None
+        #: Providers of replica sessions, by (bind, asynchronous); see replica().
+        self.replica_providers: dict[tuple[str, bool], Any] = {}
+        #: Whether the app reports query counts in a Server-Timing header.
+        self.server_timing = False
         app.extensions["db"] = self
         app.on_shutdown(self.dispose_async)
 

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
-from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Generic
@@ -273,7 +272,7 @@ class KeysetPage(Generic[T]):
 
     items: list[T]
     next_cursor: str | None
-    per_page: int = field(default=0)
+    per_page: int = 0
 
     @property
     def has_next(self) -> bool:

@@ -92,7 +92,7 @@ def session_provider(app: Kettle, annotation: type) -> Callable[..., Any]:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     db = get_database(app)
-    _install_reporting(app)
+    _install_reporting(db)
     if issubclass(annotation, AsyncSession):
         return _async_provider(db)
     return _sync_provider(db)
@@ -165,13 +165,13 @@ def replica(name: str, *, asynchronous: bool = False) -> Callable[..., Any]:
 
     def inner(conn: HTTPConnection) -> Callable[..., Any]:
         db = get_database(conn.app)
-        providers = db.__dict__.setdefault("_replica_providers", {})
+        providers = db.replica_providers
         provider = providers.get((name, asynchronous))
         if provider is None:
             db._check_key(name)
             make = _async_provider if asynchronous else _sync_provider
             provider = providers[(name, asynchronous)] = make(db, name)
-        return provider  # type: ignore[no-any-return]
+        return provider
 
     if asynchronous:
 
@@ -193,12 +193,13 @@ def replica(name: str, *, asynchronous: bool = False) -> Callable[..., Any]:
     return made
 
 
-def _install_reporting(app: Kettle) -> None:
+def _install_reporting(db: Database) -> None:
     """In debug, a ``Server-Timing`` header with the request's query count and
     time."""
-    if not app.config.get("DEBUG") or app.extensions.get("db_timing"):
+    app = db.app
+    if not app.config.get("DEBUG") or db.server_timing:
         return
-    app.extensions["db_timing"] = True
+    db.server_timing = True
 
     def server_timing(response: Response) -> Response:
         from ..context import request
