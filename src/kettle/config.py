@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_ECHO": False,
     "DATABASE_STRICT_LOADING": None,
     "DATABASE_QUERY_BUDGET": None,
+    "DATABASE_QUERY_STATS": None,
 }
 
 _TRUE = {"1", "true", "yes", "on"}

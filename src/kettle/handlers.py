@@ -1080,6 +1080,29 @@ class HandlerPlan:
         return list(out.values())
 
 
+_context_managers: dict[Callable[..., Any], Callable[..., Any]] = {}
+_async_context_managers: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def _context_manager(provider: Callable[..., Any]) -> Callable[..., Any]:
+    """``contextlib.contextmanager(provider)``, made once per provider rather
+    than once per request (it copies the function's metadata each time)."""
+    made = _context_managers.get(provider)
+    if made is None:
+        made = _context_managers[provider] = contextlib.contextmanager(provider)
+    return made
+
+
+def _async_context_manager(provider: Callable[..., Any]) -> Callable[..., Any]:
+    """``contextlib.asynccontextmanager(provider)``, made once per provider."""
+    made = _async_context_managers.get(provider)
+    if made is None:
+        made = _async_context_managers[provider] = contextlib.asynccontextmanager(
+            provider
+        )
+    return made
+
+
 async def _call_async(
     kind: int, provider: Callable[..., Any], sub: dict[str, Any], solving: _Solving
 ) -> Any:
@@ -1091,10 +1114,10 @@ async def _call_async(
     if solving.stack is None:
         solving.stack = contextlib.AsyncExitStack()
     if kind == _ASYNC_GEN:
-        acm = contextlib.asynccontextmanager(provider)(**sub)
+        acm = _async_context_manager(provider)(**sub)
         return await solving.stack.enter_async_context(acm)
     # a sync generator: both halves in the thread pool
-    cm = contextlib.contextmanager(provider)(**sub)
+    cm = _context_manager(provider)(**sub)
     value = await run_in_threadpool(cm.__enter__)
     solving.stack.push_async_exit(_threaded_exit(cm))
     return value
@@ -1110,12 +1133,12 @@ def _call_sync(
     if solving.stack is None:
         solving.stack = contextlib.ExitStack()
     if kind == _GEN:
-        return solving.stack.enter_context(contextlib.contextmanager(provider)(**sub))
+        return solving.stack.enter_context(_context_manager(provider)(**sub))
     from .concurrency import run_sync
 
     if kind == _ASYNC:
         return run_sync(provider(**sub))
-    acm = contextlib.asynccontextmanager(provider)(**sub)
+    acm = _async_context_manager(provider)(**sub)
     value = run_sync(acm.__aenter__())
     solving.stack.push(lambda *exc_info: run_sync(acm.__aexit__(*exc_info)))
     return value

@@ -7,19 +7,25 @@ import contextlib
 import json
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Any
 
 from sqlalchemy import MetaData
+from sqlalchemy import bindparam
 from sqlalchemy import event
 from sqlalchemy import inspect as _inspect
+from sqlalchemy import select
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import ColumnProperty
 from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Relationship
 from sqlalchemy.orm import Session as _SASession
+from sqlalchemy.orm import Synonym
 
 from ..exceptions import ImproperlyConfigured
 from .engine import STATS
@@ -58,9 +64,90 @@ class ReadOnlySessionError(RuntimeError):
     """A session reading from a replica was asked to write."""
 
 
+_NOT_PLANNED: Any = object()
+_FAST_IDENTS = (int, str, uuid.UUID)
+#: Relationship loading that runs only when the attribute is used: rows of a class
+#: with only these can be loaded without the ORM's eager-loading steps.
+_ON_ACCESS = {"select", "raise", "raise_on_sql", "noload", "dynamic", "write_only"}
+
+
+class _GetPlan:
+    """How :meth:`KettleSession.get` reads one row of a class by primary key.
+
+    ``statement`` is the ORM SELECT, built once. Where the class maps plain
+    columns of one table (no deferred or expression columns, no eagerly loaded
+    relationships, no composite), ``columns`` is a Core SELECT of those columns
+    and ``keys`` their attribute names: the row is then read in Core and the
+    object made as SQLAlchemy's loader makes a new one (an instance without
+    ``__init__``, its attributes set, put in the identity map), skipping the
+    ORM's per-query set-up.
+    """
+
+    __slots__ = (
+        "columns",
+        "identity_class",
+        "keys",
+        "manager",
+        "pk_index",
+        "statement",
+    )
+
+    def __init__(self, mapper: Mapper[Any]) -> None:
+        pk = mapper.primary_key[0]
+        where = pk == bindparam("kettle_pk", type_=pk.type)
+        self.statement = select(mapper).where(where)
+        self.identity_class = mapper._identity_class
+        self.manager = mapper.class_manager
+        self.columns: Any = None
+        self.keys: tuple[str, ...] = ()
+        self.pk_index = 0
+        props = mapper.column_attrs
+        plain = all(
+            len(prop.columns) == 1
+            and not prop.deferred
+            and prop.columns[0].table is mapper.local_table
+            for prop in props
+        ) and all(
+            (isinstance(prop, Relationship) and prop.lazy in _ON_ACCESS)
+            or isinstance(prop, (ColumnProperty, Synonym))
+            for prop in mapper.attrs
+        )
+        if plain:
+            columns: list[Any] = [prop.columns[0] for prop in props]
+            self.columns = select(*columns).where(where)
+            self.keys = tuple(prop.key for prop in props)
+            self.pk_index = columns.index(pk)
+
+
+def _get_plan(entity: Any) -> _GetPlan | None:
+    """The plan of :meth:`KettleSession.get` for ``entity``: for a class mapped
+    alone (no inheritance, no polymorphic loading, no joined eager loads), with a
+    one-column primary key."""
+    plan = None
+    mapper: Any = _inspect(entity, raiseerr=False) if isinstance(entity, type) else None
+    if (
+        isinstance(mapper, Mapper)
+        and mapper.inherits is None
+        and mapper.polymorphic_on is None
+        and not mapper.with_polymorphic
+        and not mapper.always_refresh
+        and len(mapper.primary_key) == 1
+        and not any(r.lazy == "joined" for r in mapper.relationships)
+    ):
+        plan = _GetPlan(mapper)
+    _get_plans[entity] = plan
+    return plan
+
+
+#: Per mapped class: its :class:`_GetPlan`, or None where get() cannot take a
+#: shorter way.
+_get_plans: dict[Any, _GetPlan | None] = {}
+
+
 class KettleSession(_SASession):
     """The SQLAlchemy session Kettle hands out: SQLAlchemy's own ``Session``, plus
-    what a request needs (query statistics, strict loading, a read-only mode)."""
+    what a request needs (query statistics, strict loading, a read-only mode) and
+    a quicker :meth:`get`."""
 
     def __init__(
         self,
@@ -73,13 +160,62 @@ class KettleSession(_SASession):
     ) -> None:
         super().__init__(*args, **kwargs)
         self._kettle_unbound = kettle_unbound
-        info = self.info
-        if kettle_stats is not None:
-            info[STATS] = kettle_stats
-        if kettle_strict:
-            info["kettle_strict"] = True
-        if kettle_readonly:
-            info["kettle_readonly"] = True
+        if kettle_stats is not None or kettle_strict or kettle_readonly:
+            info = self.info
+            if kettle_stats is not None:
+                info[STATS] = kettle_stats
+            if kettle_strict:
+                info["kettle_strict"] = True
+            if kettle_readonly:
+                info["kettle_readonly"] = True
+
+    def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        """SQLAlchemy's :meth:`~sqlalchemy.orm.Session.get`, the same in every
+        result, taking a shorter way in the common case: one scalar key, no
+        options, a class mapped alone. It looks in the identity map, then runs a
+        SELECT built once per class (SQLAlchemy builds one per call); where the
+        class maps plain columns and nobody listens to its loads, the row is read
+        in Core and the object made directly."""
+        if kwargs or type(ident) not in _FAST_IDENTS or self.execution_options:
+            return super().get(entity, ident, **kwargs)
+        plan = _get_plans.get(entity, _NOT_PLANNED)
+        if plan is _NOT_PLANNED:
+            plan = _get_plan(entity)
+        if plan is None:
+            return super().get(entity, ident, **kwargs)
+        found = self.identity_map.get((plan.identity_class, (ident,), None))
+        if found is not None:
+            if not found._sa_instance_state.expired:
+                return found
+            return super().get(entity, ident, **kwargs)
+        if plan.columns is None or not self._quiet_load(plan):
+            return self.execute(plan.statement, {"kettle_pk": ident}).scalar()
+        self._autoflush()
+        connection = self.connection(bind_arguments={"mapper": plan.manager.mapper})
+        row = connection.execute(plan.columns, {"kettle_pk": ident}).first()
+        if row is None:
+            return None
+        key = (plan.identity_class, (row[plan.pk_index],), None)
+        identity_map = self.identity_map
+        if key in identity_map:  # a flush put it there, or the key was cast
+            return super().get(entity, ident, **kwargs)
+        instance = plan.manager.new_instance()
+        state = instance._sa_instance_state
+        values = state.dict
+        for name, value in zip(plan.keys, row, strict=True):
+            values[name] = value
+        state.key = key
+        state.session_id = self.hash_key
+        identity_map._add_unpresent(state, key)
+        return instance
+
+    def _quiet_load(self, plan: _GetPlan) -> bool:
+        """Whether nobody listens to a load of the plan's class: no ``load``
+        listener but Kettle's row count (which counts a one-row load as one, as
+        it would), no reconstructor, no ``loaded_as_persistent`` listener."""
+        if self.dispatch.loaded_as_persistent:
+            return False
+        return all(fn is _count_rows for fn in plan.manager.dispatch.load)
 
     def get_bind(self, mapper: Any = None, clause: Any = None, **kwargs: Any) -> Any:
         unbound = self._kettle_unbound
@@ -92,6 +228,12 @@ class KettleSession(_SASession):
                     "DATABASE_BINDS does not name"
                 )
         return super().get_bind(mapper, clause=clause, **kwargs)
+
+
+class CheckedSession(KettleSession):
+    """A :class:`KettleSession` that also checks each ORM statement: for N+1
+    lazy loads under strict loading, and for writes on a read-only session. The
+    check costs a little on every statement, so only such sessions have it."""
 
 
 @event.listens_for(KettleSession, "after_begin")
@@ -110,7 +252,7 @@ def _refuse_flush(session: _SASession, context: Any, instances: Any) -> None:
         )
 
 
-@event.listens_for(KettleSession, "do_orm_execute")
+@event.listens_for(CheckedSession, "do_orm_execute")
 def _check_execute(state: ORMExecuteState) -> None:
     info = state.session.info
     if info.get("kettle_readonly") and (
@@ -137,17 +279,30 @@ def _check_execute(state: ORMExecuteState) -> None:
     )
 
 
-@event.listens_for(Mapper, "load")
-def _count_rows(target: Any, context: Any) -> None:
+def _count_rows(state: Any, context: Any) -> None:
     session = context.session
     if session is None or not session.info.get("kettle_strict"):
         return
-    key = ("kettle_rows", type(target))
+    key = ("kettle_rows", state.class_)
     rows = context.attributes.get(key)
     if rows is None:
         rows = context.attributes[key] = [0]
     rows[0] += 1
-    target._sa_instance_state.info["kettle_rows"] = rows
+    state.info["kettle_rows"] = rows
+
+
+_counting: list[bool] = []
+_counting_lock = threading.Lock()
+
+
+def _count_loaded_rows() -> None:
+    """Count the rows each query loads (what tells a lazy load in a loop from a
+    single one), from the first strict-loading Database on: a listener on every
+    mapper's ``load`` costs a little on every loaded row."""
+    with _counting_lock:
+        if not _counting:
+            event.listen(Mapper, "load", _count_rows, raw=True)
+            _counting.append(True)
 
 
 def _setting_dict(value: Any, name: str) -> dict[str, Any]:
@@ -190,12 +345,20 @@ class Database:
         )
         self.echo = bool(cfg.get("DATABASE_ECHO"))
         strict = cfg.get("DATABASE_STRICT_LOADING")
-        #: Whether a lazy load on one of many rows raises :class:`NPlusOneError`
-        #: (``DATABASE_STRICT_LOADING``; default: in debug and testing).
         self.strict_loading = (
             bool(cfg.get("DEBUG") or cfg.get("TESTING"))
             if strict is None
             else _truthy(strict)
+        )
+        counting = cfg.get("DATABASE_QUERY_STATS")
+        #: Whether every request counts its statements and their time
+        #: (``DATABASE_QUERY_STATS``; default: in debug and testing). Requests
+        #: under a query budget, or while the ``kettle.db`` logger logs at DEBUG,
+        #: count regardless.
+        self.query_stats = (
+            bool(cfg.get("DEBUG") or cfg.get("TESTING"))
+            if counting is None
+            else _truthy(counting)
         )
         budget = cfg.get("DATABASE_QUERY_BUDGET")
         #: The most SQL statements one request may run (``DATABASE_QUERY_BUDGET``).
@@ -204,12 +367,25 @@ class Database:
         self._async_engines: dict[tuple[str | None, object], AsyncEngine] = {}
         self._binds: tuple[int, dict[Any, str | None]] = (-1, {})
         self._test_connection: Connection | None = None
+        self._default_args: tuple[int, dict[str, Any]] | None = None
         #: Providers of replica sessions, by (bind, asynchronous); see replica().
         self.replica_providers: dict[tuple[str, bool], Any] = {}
         #: Whether the app reports query counts in a Server-Timing header.
         self.server_timing = False
         app.extensions["db"] = self
         app.on_shutdown(self.dispose_async)
+
+    @property
+    def strict_loading(self) -> bool:
+        """Whether a lazy load on one of many rows raises :class:`NPlusOneError`
+        (``DATABASE_STRICT_LOADING``; default: in debug and testing)."""
+        return self._strict_loading
+
+    @strict_loading.setter
+    def strict_loading(self, value: bool) -> None:
+        if value:
+            _count_loaded_rows()
+        self._strict_loading = value
 
     def __repr__(self) -> str:
         url = self.urls[None][0].render_as_string(hide_password=True)
@@ -306,8 +482,21 @@ class Database:
             readonly: Refuse to write (for a replica).
             stats: Count statements and their time into this.
         """
-        return KettleSession(
-            **self._session_args(bind, self.engine),
+        cls = CheckedSession if readonly or self.strict_loading else KettleSession
+        if bind is None and self._test_connection is None:
+            # the common case, made once (until more tables are mapped)
+            count = len(self.metadata.tables)
+            made = self._default_args
+            if made is None or made[0] != count:
+                made = self._default_args = (
+                    count,
+                    self._session_args(None, self.engine),
+                )
+            args = made[1]
+        else:
+            args = self._session_args(bind, self.engine)
+        return cls(
+            **args,
             kettle_stats=stats,
             kettle_strict=self.strict_loading,
             kettle_readonly=readonly,
@@ -326,7 +515,9 @@ class Database:
 
         return AsyncSession(
             **self._session_args(bind, self.async_engine),
-            sync_session_class=KettleSession,
+            sync_session_class=(
+                CheckedSession if readonly or self.strict_loading else KettleSession
+            ),
             kettle_stats=stats,
             kettle_strict=self.strict_loading,
             kettle_readonly=readonly,

@@ -19,6 +19,8 @@ statement that is not a plain SELECT (or when :func:`kettle.db.transaction` asks
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import sys
 import time
@@ -31,6 +33,11 @@ from sqlalchemy.engine import URL
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import await_
+from sqlalchemy.util.queue import Empty
+from sqlalchemy.util.queue import Full
+from sqlalchemy.util.queue import QueueCommon
 
 from ..exceptions import ImproperlyConfigured
 
@@ -95,7 +102,7 @@ _SYNC_CAPABLE = {
 }
 #: Dialects whose connections run in autocommit until the first write, and how a
 #: transaction starts on them.
-_LAZY = {
+LAZY_DIALECTS = _LAZY = {
     "postgresql": "isolation",
     "sqlite": "begin",
     "mysql": "begin",
@@ -192,7 +199,7 @@ def caller() -> str:
 
 # -- lazy transactions ---------------------------------------------------------------
 
-_TX = "kettle_tx"  # in a connection's info: a transaction Kettle started is open
+TX = _TX = "kettle_tx"  # in a connection's info: a transaction Kettle began is open
 STATS = "kettle_stats"  # in a connection's info: the QueryStats it counts into
 
 _reads: dict[str, bool] = {}
@@ -243,54 +250,76 @@ def _default_level(dialect: Any) -> Any:
     return level
 
 
-def _before_execute(
-    conn: Connection,
-    cursor: Any,
-    statement: str,
-    parameters: Any,
-    context: Any,
-    executemany: bool,
-) -> None:
-    info = conn.info
-    if not info.get(_TX) and not _is_read(statement):
-        begin_now(conn)
-    stats: QueryStats | None = info.get(STATS)
-    if stats is not None:
-        if stats.budget is not None and stats.count >= stats.budget:
-            stats.over_budget(statement)
-        stats.count += 1
-        stats._t0 = time.perf_counter()
+def _execution_context(base: type[Any]) -> type[Any]:
+    """The dialect's execution context, plus Kettle's per-statement work: the lazy
+    BEGIN and the request's query count and time.
+
+    This is done here rather than in ``before/after_cursor_execute`` listeners:
+    any ``ConnectionEvents`` listener puts SQLAlchemy on its event-dispatching
+    path for every statement, commit and rollback, which cost more than the
+    work itself (a tenth of a one-query request).
+    """
+
+    class KettleExecutionContext(base):  # type: ignore[misc]
+        _kettle_t0 = 0.0
+
+        def pre_exec(self) -> None:
+            super().pre_exec()
+            info = self.root_connection.info
+            if not info.get(_TX) and not _is_read(self.statement):
+                begin_now(self.root_connection)
+            stats: QueryStats | None = info.get(STATS)
+            if stats is not None:
+                if stats.budget is not None and stats.count >= stats.budget:
+                    stats.over_budget(self.statement)
+                stats.count += 1
+                self._kettle_stats = stats
+                self._kettle_t0 = time.perf_counter()
+
+        def post_exec(self) -> None:
+            super().post_exec()
+            if self._kettle_t0:
+                self._kettle_stats.time += time.perf_counter() - self._kettle_t0
+
+    KettleExecutionContext.__qualname__ = f"Kettle{base.__name__}"
+    return KettleExecutionContext
 
 
-def _after_execute(
-    conn: Connection,
-    cursor: Any,
-    statement: str,
-    parameters: Any,
-    context: Any,
-    executemany: bool,
-) -> None:
-    stats: QueryStats | None = conn.info.get(STATS)
-    if stats is not None:
-        stats.time += time.perf_counter() - stats._t0
+def _info(proxied: Any) -> dict[Any, Any] | None:
+    try:
+        info: dict[Any, Any] = proxied.info
+    except NotImplementedError:  # the ad-hoc proxy of first-connect checks
+        return None
+    return info
 
 
-def _on_commit(conn: Connection) -> None:
-    # The driver sends COMMIT (SQLAlchemy calls its commit() even in autocommit
-    # mode); a BEGIN-started transaction is over after it.
-    if conn.dialect.name != "postgresql":
-        conn.info.pop(_TX, None)
+def _transaction_end(dialect: Any) -> None:
+    """End a BEGIN-started transaction with the driver's commit or rollback
+    (SQLite, MySQL and MariaDB): wraps the dialect's ``do_commit`` and
+    ``do_rollback``, which receive the pool's proxy of the connection."""
+    commit = dialect.do_commit
+    rollback = dialect.do_rollback
 
+    def do_commit(proxied: Any) -> None:
+        # The driver sends COMMIT (SQLAlchemy calls its commit() even in
+        # autocommit mode); the BEGIN-started transaction is over after it.
+        commit(proxied)
+        info = _info(proxied)
+        if info:
+            info.pop(_TX, None)
 
-def _on_rollback(conn: Connection) -> None:
-    # SQLAlchemy skips the driver's rollback() on an autocommit connection, which
-    # would leave a BEGIN-started transaction open: roll it back here.
-    info = conn.info
-    if info.get(_TX) and conn.dialect.name != "postgresql":
-        info.pop(_TX, None)
-        dbapi_conn = conn.connection.dbapi_connection
-        if dbapi_conn is not None:
-            dbapi_conn.rollback()
+    def do_rollback(proxied: Any) -> None:
+        # With skip_autocommit_rollback, SQLAlchemy skips the driver's rollback()
+        # on an autocommit connection, which would leave a BEGIN-started
+        # transaction open: roll it back here.
+        info = _info(proxied)
+        if info and info.pop(_TX, None):
+            proxied.dbapi_connection.rollback()
+        else:
+            rollback(proxied)
+
+    dialect.do_commit = do_commit
+    dialect.do_rollback = do_rollback
 
 
 def _on_reset(
@@ -322,19 +351,94 @@ def _sqlite_connect(dbapi_conn: Any, record: Any) -> None:
 
 def _instrument(engine: Engine) -> None:
     dialect = engine.dialect
-    lazy = dialect.name in _LAZY
-    if lazy:
-        event.listen(engine, "commit", _on_commit)
-        event.listen(engine, "rollback", _on_rollback)
+    if dialect.name in _LAZY:
+        if dialect.name != "postgresql":
+            _transaction_end(dialect)
 
         def on_reset(dbapi_conn: Any, record: Any, state: Any) -> None:
             _on_reset(dbapi_conn, record, state, dialect=dialect)
 
         event.listen(engine.pool, "reset", on_reset)
-    event.listen(engine, "before_cursor_execute", _before_execute)
-    event.listen(engine, "after_cursor_execute", _after_execute)
     if dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
+    context_cls = _execution_context(dialect.execution_ctx_cls)
+
+    def ready(dbapi_conn: Any, record: Any) -> None:
+        # Installed once the dialect's first-connect initialize() has run (it is
+        # a "connect" listener registered before this one): its SHOW and
+        # version queries must not start transactions.
+        dialect.execution_ctx_cls = context_cls
+
+    event.listen(engine, "connect", ready)
+
+
+class _FairQueue(QueueCommon[Any]):
+    """The asyncio pool's queue of idle connections, first come first served: a
+    connection coming back goes straight to the task that has waited longest.
+
+    SQLAlchemy's queue wakes that task but leaves the connection in the queue,
+    where a task arriving meanwhile can take it; the woken one then queues again
+    at the back. Under load (more requests than connections) some requests waited
+    hundreds of milliseconds that way.
+    """
+
+    def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
+        self.maxsize = maxsize
+        self.use_lifo = use_lifo
+        self._items: collections.deque[Any] = collections.deque()
+        self._waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def full(self) -> bool:
+        return 0 < self.maxsize <= len(self._items)
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def put_nowait(self, item: Any) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():  # not timed out or cancelled
+                waiter.set_result(item)
+                return
+        if self.full():
+            raise Full()
+        self._items.append(item)
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        self.put_nowait(item)  # never full while connections are counted out
+
+    def get_nowait(self) -> Any:
+        items = self._items
+        if not items:
+            raise Empty()
+        return items.pop() if self.use_lifo else items.popleft()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if self._items or not block:
+            return self.get_nowait()
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            if timeout is None:
+                return await_(waiter)
+            return await_(asyncio.wait_for(waiter, timeout))
+        except TimeoutError:
+            raise Empty() from None
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.put_nowait(waiter.result())  # handed over as we were cancelled
+            raise
+
+
+class FairAsyncPool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's asyncio pool with a first-come-first-served queue (the pool
+    of Kettle's async engines unless ``DATABASE_ENGINE_OPTIONS`` names one)."""
+
+    _queue_class = _FairQueue
 
 
 def _engine_options(url: URL, options: Mapping[str, Any], echo: bool) -> dict[str, Any]:
@@ -344,7 +448,7 @@ def _engine_options(url: URL, options: Mapping[str, Any], echo: bool) -> dict[st
         opts["isolation_level"] = "AUTOCOMMIT"
         # The pool's reset would otherwise send a ROLLBACK through drivers that
         # cannot tell it is not needed (a transaction Kettle began is ended by
-        # _on_reset and _on_rollback instead).
+        # _on_reset and the wrapped do_rollback instead).
         opts["skip_autocommit_rollback"] = True
     if backend == "sqlite" and url.database in (None, "", ":memory:"):
         from sqlalchemy.pool import StaticPool
@@ -379,6 +483,7 @@ def create_async_engine(
     opts = _engine_options(url, options or {}, echo)
     if url.get_backend_name() == "sqlite" and opts.get("poolclass") is not None:
         opts.pop("connect_args", None)
+    opts.setdefault("poolclass", FairAsyncPool)
     try:
         engine = create(url, **opts)
     except ImportError as exc:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterator
+from logging import DEBUG
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
@@ -15,6 +16,8 @@ from typing import TypeVar
 from ..requests import HTTPConnection
 from .database import Database
 from .database import get_database
+from .engine import LAZY_DIALECTS
+from .engine import TX
 from .engine import QueryStats
 
 if TYPE_CHECKING:
@@ -56,7 +59,10 @@ def query_stats(conn: HTTPConnection) -> QueryStats | None:
     return stats
 
 
-def _stats(conn: HTTPConnection, db: Database) -> QueryStats:
+def _stats(conn: HTTPConnection, db: Database) -> QueryStats | None:
+    """The request's statistics, made on its first session: when the app counts
+    queries (``DATABASE_QUERY_STATS``), a budget applies, or the ``kettle.db``
+    logger would log them."""
     state = conn.state._state
     stats: QueryStats | None = state.get("kettle_db_stats")
     if stats is None:
@@ -64,18 +70,19 @@ def _stats(conn: HTTPConnection, db: Database) -> QueryStats:
         budget = db.query_budget
         where = ""
         if route is not None:
-            endpoint = route.endpoint
-            budget = getattr(endpoint, _BUDGET, budget)
+            budget = getattr(route.endpoint, _BUDGET, budget)
             where = route.name or ""
+        if budget is None and not db.query_stats and not log.isEnabledFor(DEBUG):
+            return None
         stats = state["kettle_db_stats"] = QueryStats(
             budget, where, raise_over=db.strict_loading
         )
     return stats
 
 
-def _report(conn: HTTPConnection, stats: QueryStats, debug: bool) -> None:
-    level = logging.INFO if debug else logging.DEBUG
-    if log.isEnabledFor(level):
+def _report(conn: HTTPConnection, stats: QueryStats | None, debug: bool) -> None:
+    level = logging.INFO if debug else DEBUG
+    if stats is not None and log.isEnabledFor(level):
         log.log(
             level,
             "%s %s: %d queries, %.2f ms in the database",
@@ -84,6 +91,22 @@ def _report(conn: HTTPConnection, stats: QueryStats, debug: bool) -> None:
             stats.count,
             stats.time * 1000,
         )
+
+
+def _needs_commit(session: Session) -> bool:
+    """Whether the request's session has anything to commit: changes not yet
+    flushed, or a transaction open on one of its connections (a write, or
+    :func:`~kettle.db.transaction`, began one). A request that only read is just
+    closed, which sends nothing: its reads ran in autocommit."""
+    tx = session.get_transaction()
+    if tx is None:
+        return False
+    if session._new or session._deleted or session.identity_map._modified:
+        return True
+    for connection, *_ in tx._connections.values():
+        if connection.dialect.name not in LAZY_DIALECTS or connection.info.get(TX):
+            return True
+    return False
 
 
 def session_provider(app: Kettle, annotation: type) -> Callable[..., Any]:
@@ -107,7 +130,7 @@ def _sync_provider(db: Database, bind: str | None = None) -> Callable[..., Any]:
         session = db.session(bind=bind, readonly=readonly, stats=stats)
         try:
             yield session
-            if session.in_transaction():
+            if _needs_commit(session):
                 session.commit()
         finally:
             session.close()  # rolls back what was not committed
@@ -130,7 +153,7 @@ def _async_provider(db: Database, bind: str | None = None) -> Callable[..., Any]
         session = db.async_session(bind=bind, readonly=readonly, stats=stats)
         try:
             yield session
-            if session.in_transaction():
+            if _needs_commit(session.sync_session):
                 await session.commit()
         finally:
             await session.close()
