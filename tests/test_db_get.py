@@ -182,13 +182,22 @@ def test_plain_models_skip_the_orm_statement(get_app, monkeypatch):
         assert len(ran) == 1
 
 
-def test_async_get(get_app):
+def test_async_get(get_app, monkeypatch):
     db = get_database(get_app)
+    ran = []
+    execute = KettleSession.execute
+
+    def counting(self, statement, *args, **kwargs):
+        ran.append(statement)
+        return execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(KettleSession, "execute", counting)
 
     async def main():
         async with db.async_session() as s:
             book = await s.get(GetBook, 1)
             assert book.title == "Odes"
+            assert ran == []  # the shorter way, as for a sync session
             assert await s.get(GetBook, 1) is book
             assert await s.get(GetBook, 999) is None
             book.title = "Odes II"

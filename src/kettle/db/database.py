@@ -119,6 +119,14 @@ class _GetPlan:
             self.pk_index = columns.index(pk)
 
 
+def _defaults_only(kwargs: dict[str, Any]) -> bool:
+    """Whether get()'s keyword arguments all have their default meaning (an
+    ``AsyncSession`` passes each one on)."""
+    return kwargs.get("identity_token") is None and not any(
+        value for name, value in kwargs.items() if name != "identity_token"
+    )
+
+
 def _get_plan(entity: Any) -> _GetPlan | None:
     """The plan of :meth:`KettleSession.get` for ``entity``: for a class mapped
     alone (no inheritance, no polymorphic loading, no joined eager loads), with a
@@ -176,7 +184,11 @@ class KettleSession(_SASession):
         SELECT built once per class (SQLAlchemy builds one per call); where the
         class maps plain columns and nobody listens to its loads, the row is read
         in Core and the object made directly."""
-        if kwargs or type(ident) not in _FAST_IDENTS or self.execution_options:
+        if (
+            type(ident) not in _FAST_IDENTS
+            or self.execution_options
+            or (kwargs and not _defaults_only(kwargs))
+        ):
             return super().get(entity, ident, **kwargs)
         plan = _get_plans.get(entity, _NOT_PLANNED)
         if plan is _NOT_PLANNED:
