@@ -309,3 +309,50 @@ def test_async_pool_serves_waiting_tasks_first_come_first_served(database_url):
 
     asyncio.run(main())
     assert order == ["b", "c", "d", "late"]
+
+
+def test_constraint_violation_is_a_409_and_writes_nothing(get_app, make_client):
+    @get_app.post("/shelves")
+    def add(name: str, db: Session):
+        db.add(GetShelf(id=1, name=name))  # id 1 exists: a unique violation
+        return {}
+
+    @get_app.post("/books")
+    def book(db: Session):
+        db.add(GetShelf(id=7, name="Kept?"))
+        db.flush()
+        db.add(GetBook(id=1, title="Twice", shelf_id=7))
+        return {}
+
+    client = make_client(get_app)
+    r = client.post("/shelves", params={"name": "Again"})
+    assert r.status_code == 409
+    detail = r.json()["detail"]
+    assert detail.startswith("the request conflicts with data")
+    assert detail.endswith(")") == bool(get_app.config["DEBUG"])  # the driver's words
+    r = client.post("/books", headers={"accept": "text/html"})
+    assert r.status_code == 409 and "409 Conflict" in r.text
+    with get_database(get_app).session() as s:
+        assert s.get(GetShelf, 1).name == "Poetry"
+        assert s.get(GetShelf, 7) is None  # the flushed row was rolled back
+
+
+def test_an_apps_own_integrity_error_handler_wins(database_url, make_client):
+    from sqlalchemy.exc import IntegrityError
+
+    app = Kettle(env_file=None, DATABASE_URL=database_url.url_sync)
+    get_database(app).create_all()
+
+    @app.errorhandler(IntegrityError)
+    def taken(exc):
+        return {"error": "taken"}, 400
+
+    @app.post("/shelves")
+    def add(db: Session):
+        db.add_all([GetShelf(id=5, name="a"), GetShelf(id=5, name="b")])
+        db.flush()
+        return {}
+
+    r = make_client(app).post("/shelves")
+    assert (r.status_code, r.json()) == (400, {"error": "taken"})
+    get_database(app).dispose()

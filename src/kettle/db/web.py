@@ -116,6 +116,7 @@ def session_provider(app: Kettle, annotation: type) -> Callable[..., Any]:
 
     db = get_database(app)
     _install_reporting(db)
+    _install_conflict_handler(db)
     if issubclass(annotation, AsyncSession):
         return _async_provider(db)
     return _sync_provider(db)
@@ -236,3 +237,35 @@ def _install_reporting(db: Database) -> None:
         return response
 
     app.after_request(server_timing)
+
+
+_CONFLICT = (
+    "the request conflicts with data in the database: a value that must be unique "
+    "is taken, or a reference points to a row that does not exist"
+)
+
+
+def _install_conflict_handler(db: Database) -> None:
+    """Answer a constraint violation that reaches the app (an ``IntegrityError``
+    from a flush or the request's commit; the session is rolled back) with 409
+    Conflict instead of 500. In debug the database's own message is added. An
+    app's own handler for ``IntegrityError`` (or one of its bases, registered
+    before the first route that takes a session) wins."""
+    from sqlalchemy.exc import IntegrityError
+
+    app = db.app
+    mine = [c for c in IntegrityError.__mro__ if c not in (Exception, BaseException)]
+    if any(c in app.error_handlers for c in mine):
+        return
+    debug = bool(app.config.get("DEBUG"))
+
+    def conflict(exc: IntegrityError) -> Response:
+        from ..context import request
+        from ..errors import error_response
+
+        detail = _CONFLICT
+        if debug:
+            detail += f" ({str(exc.orig).strip().splitlines()[0][:300]})"
+        return error_response(request._get_current_object(), 409, detail)  # type: ignore[attr-defined]
+
+    app.register_error_handler(IntegrityError, conflict)
