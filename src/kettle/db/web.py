@@ -32,6 +32,7 @@ __all__ = ("query_budget", "query_stats", "replica", "session_provider")
 log = logging.getLogger("kettle.db")
 F = TypeVar("F", bound=Callable[..., Any])
 _BUDGET = "kettle_query_budget"
+_STATS = "kettle_db_stats"  # in request.state: the request's QueryStats
 
 
 def query_budget(limit: int) -> Callable[[F], F]:
@@ -51,32 +52,29 @@ def query_budget(limit: int) -> Callable[[F], F]:
 
 def query_stats(conn: HTTPConnection) -> QueryStats | None:
     """The request's :class:`~kettle.db.QueryStats` (None before it used a
-    session)."""
-    state = conn._state
-    if state is None:
-        return None
-    stats: QueryStats | None = state._state.get("kettle_db_stats")
-    return stats
+    session, or when it does not count; see ``DATABASE_QUERY_STATS``)."""
+    state = conn.state
+    return getattr(state, _STATS) if _STATS in state else None
 
 
 def _stats(conn: HTTPConnection, db: Database) -> QueryStats | None:
     """The request's statistics, made on its first session: when the app counts
     queries (``DATABASE_QUERY_STATS``), a budget applies, or the ``kettle.db``
     logger would log them."""
-    state = conn.state._state
-    stats: QueryStats | None = state.get("kettle_db_stats")
-    if stats is None:
-        route = conn.route
-        budget = db.query_budget
-        where = ""
-        if route is not None:
-            budget = getattr(route.endpoint, _BUDGET, budget)
-            where = route.name or ""
-        if budget is None and not db.query_stats and not log.isEnabledFor(DEBUG):
-            return None
-        stats = state["kettle_db_stats"] = QueryStats(
-            budget, where, raise_over=db.strict_loading
-        )
+    state = conn.state
+    if _STATS in state:
+        stats: QueryStats = getattr(state, _STATS)
+        return stats
+    route = conn.route
+    budget = db.query_budget
+    where = ""
+    if route is not None:
+        budget = getattr(route.endpoint, _BUDGET, budget)
+        where = route.name or ""
+    if budget is None and not db.query_stats and not log.isEnabledFor(DEBUG):
+        return None
+    stats = QueryStats(budget, where, raise_over=db.strict_loading)
+    setattr(state, _STATS, stats)
     return stats
 
 
