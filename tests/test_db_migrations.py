@@ -403,6 +403,41 @@ def test_drop_column_and_alter_nullability(project, database_url, engine) -> Non
     assert rows(engine, "SELECT id, title, summary FROM book") == [(1, "Tea", None)]
 
 
+DIARY = """
+class Mood(enum.Enum):
+    happy = "happy"
+    sad = "sad"
+
+
+class Diary(Base):
+    __tablename__ = "diary"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mood: Mapped[Mood]
+"""
+
+
+def test_downgrade_drops_the_enum_type_of_a_dropped_table(project, database_url, engine):
+    """On PostgreSQL an Enum column makes a type with the table; the downgrade that
+    drops the table drops the type too, so the table can be made again (Alembic
+    alone leaves it behind: "type mood already exists")."""
+    write_app(project, database_url.url_sync, AUTHOR_BOOK)
+    migrated(project)
+    write_app(project, database_url.url_sync, AUTHOR_BOOK + DIARY)
+    ok(kettle_db(project, "makemigrations", "-m", "diary"))
+    source = revision(project, "diary")[0].read_text()
+    assert "sa.Enum(name='mood').drop(op.get_bind(), checkfirst=True)" in source
+    ok(kettle_db(project, "migrate"))
+    ok(kettle_db(project, "downgrade"))
+    assert "diary" not in tables(engine)
+    if database_url.backend == "postgresql":
+        assert rows(engine, "SELECT typname FROM pg_type WHERE typname = 'mood'") == []
+    ok(kettle_db(project, "migrate"))
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO diary (id, mood) VALUES (1, 'sad')"))
+    assert rows(engine, "SELECT mood FROM diary") == [("sad",)]
+    assert "OK" in ok(kettle_db(project, "check"))
+
+
 def test_migrate_sql_prints_and_changes_nothing(project, database_url, engine):
     """--sql prints the migration's SQL (offline mode); the app may be any module."""
     write_app(project, database_url.url_sync, AUTHOR_BOOK)

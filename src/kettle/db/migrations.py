@@ -53,12 +53,16 @@ from typing import Any
 from typing import TextIO
 
 from alembic import command
+from alembic.autogenerate import renderers
 from alembic.config import Config
+from alembic.operations import ops as alembic_ops
+from alembic.operations.ops import MigrateOperation
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 from sqlalchemy import create_engine
+from sqlalchemy import types as sa_types
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import SQLAlchemyError
@@ -484,6 +488,9 @@ class Migrations:
             ]
             if all(ops.is_empty() for s in scripts for ops in s.upgrade_ops_list):
                 scripts[:] = []
+            for script in scripts:
+                for downgrade in script.downgrade_ops_list:
+                    _drop_enum_types(downgrade, self.metadata)
 
         with self._errors():
             made = command.revision(
@@ -604,6 +611,66 @@ class Migrations:
         ):
             script.run_env()
         return found[0] if found else ((), [])
+
+
+class DropEnumTypeOp(MigrateOperation):
+    """Drop a named enum type (PostgreSQL's ``CREATE TYPE ... AS ENUM``) if it
+    exists; nothing on databases without such types. Rendered into downgrades
+    after a dropped table whose columns made it: Alembic leaves the type behind,
+    and upgrading again then fails with "type ... already exists"."""
+
+    def __init__(self, name: str, schema: str | None = None) -> None:
+        self.name = name
+        self.schema = schema
+
+    def reverse(self) -> MigrateOperation:
+        raise NotImplementedError("a dropped enum type is made again with its table")
+
+
+@renderers.dispatch_for(DropEnumTypeOp)
+def _render_drop_enum(context: Any, op: DropEnumTypeOp) -> str:
+    schema = f", schema={op.schema!r}" if op.schema else ""
+    return f"sa.Enum(name={op.name!r}{schema}).drop(op.get_bind(), checkfirst=True)"
+
+
+def _enum_types(table: Any) -> list[tuple[str, str | None]]:
+    """The named enum types a table's columns make with it."""
+    found = []
+    for column in table.columns:
+        kind = column.type
+        if (
+            isinstance(kind, sa_types.Enum)
+            and kind.native_enum
+            and kind.name
+            and getattr(kind, "create_type", True)
+        ):
+            found.append((kind.name, kind.schema or table.schema))
+    return found
+
+
+def _drop_enum_types(downgrade: Any, metadata: MetaData) -> None:
+    """After each table the downgrade drops, drop the enum types it made, unless a
+    table the downgrade keeps uses them too."""
+    dropped = {
+        (op.table_name, op.schema)
+        for op in downgrade.ops
+        if isinstance(op, alembic_ops.DropTableOp)
+    }
+    kept = {
+        enum_type
+        for table in metadata.tables.values()
+        if (table.name, table.schema) not in dropped
+        for enum_type in _enum_types(table)
+    }
+    result: list[Any] = []
+    for op in downgrade.ops:
+        result.append(op)
+        if isinstance(op, alembic_ops.DropTableOp):
+            for name, schema in _enum_types(op.to_table()):
+                if (name, schema) not in kept:
+                    kept.add((name, schema))  # once per type
+                    result.append(DropEnumTypeOp(name, schema))
+    downgrade.ops = result
 
 
 def run_migrations(**options: Any) -> None:
