@@ -119,6 +119,11 @@ class _GetPlan:
             self.pk_index = columns.index(pk)
 
 
+#: Per mapped class: its :class:`_GetPlan`, or None where get() cannot take a
+#: shorter way.
+_get_plans: dict[Any, _GetPlan | None] = {}
+
+
 def _defaults_only(kwargs: dict[str, Any]) -> bool:
     """Whether get()'s keyword arguments all have their default meaning (an
     ``AsyncSession`` passes each one on)."""
@@ -145,11 +150,6 @@ def _get_plan(entity: Any) -> _GetPlan | None:
         plan = _GetPlan(mapper)
     _get_plans[entity] = plan
     return plan
-
-
-#: Per mapped class: its :class:`_GetPlan`, or None where get() cannot take a
-#: shorter way.
-_get_plans: dict[Any, _GetPlan | None] = {}
 
 
 class KettleSession(_SASession):
@@ -303,7 +303,6 @@ def _count_rows(state: Any, context: Any) -> None:
     state.info["kettle_rows"] = rows
 
 
-_counting: list[bool] = []
 _counting_lock = threading.Lock()
 
 
@@ -312,9 +311,8 @@ def _count_loaded_rows() -> None:
     single one), from the first strict-loading Database on: a listener on every
     mapper's ``load`` costs a little on every loaded row."""
     with _counting_lock:
-        if not _counting:
+        if not event.contains(Mapper, "load", _count_rows):
             event.listen(Mapper, "load", _count_rows, raw=True)
-            _counting.append(True)
 
 
 def _setting_dict(value: Any, name: str) -> dict[str, Any]:
@@ -494,7 +492,7 @@ class Database:
             readonly: Refuse to write (for a replica).
             stats: Count statements and their time into this.
         """
-        cls = CheckedSession if readonly or self.strict_loading else KettleSession
+        cls = self._session_class(readonly)
         if bind is None and self._test_connection is None:
             # the common case, made once (until more tables are mapped)
             count = len(self.metadata.tables)
@@ -527,13 +525,16 @@ class Database:
 
         return AsyncSession(
             **self._session_args(bind, self.async_engine),
-            sync_session_class=(
-                CheckedSession if readonly or self.strict_loading else KettleSession
-            ),
+            sync_session_class=self._session_class(readonly),
             kettle_stats=stats,
             kettle_strict=self.strict_loading,
             kettle_readonly=readonly,
         )
+
+    def _session_class(self, readonly: bool) -> type[KettleSession]:
+        """Sessions that check each statement (for N+1 loads or writes) when
+        strict loading is on or the session is read-only; plain ones otherwise."""
+        return CheckedSession if readonly or self.strict_loading else KettleSession
 
     def _session_args(self, bind: str | None, engine: Any) -> dict[str, Any]:
         args: dict[str, Any] = {"expire_on_commit": False}

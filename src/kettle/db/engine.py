@@ -51,6 +51,7 @@ __all__ = (
     "QueryBudgetExceeded",
     "QueryStats",
     "begin_now",
+    "holds_transaction",
     "create_async_engine",
     "create_sync_engine",
     "driver_urls",
@@ -102,7 +103,7 @@ _SYNC_CAPABLE = {
 }
 #: Dialects whose connections run in autocommit until the first write, and how a
 #: transaction starts on them.
-LAZY_DIALECTS = _LAZY = {
+_LAZY = {
     "postgresql": "isolation",
     "sqlite": "begin",
     "mysql": "begin",
@@ -199,7 +200,7 @@ def caller() -> str:
 
 # -- lazy transactions ---------------------------------------------------------------
 
-TX = _TX = "kettle_tx"  # in a connection's info: a transaction Kettle began is open
+_TX = "kettle_tx"  # in a connection's info: a transaction Kettle began is open
 STATS = "kettle_stats"  # in a connection's info: the QueryStats it counts into
 
 _reads: dict[str, bool] = {}
@@ -218,6 +219,13 @@ def _is_read(statement: str) -> bool:
     if len(_reads) < 4096:
         _reads[statement] = read
     return read
+
+
+def holds_transaction(connection: Connection) -> bool:
+    """Whether ``connection`` may hold work to commit: a transaction Kettle began
+    on it (a write, or :func:`begin_now`), or any use of a database that does not
+    run lazy transactions."""
+    return connection.dialect.name not in _LAZY or bool(connection.info.get(_TX))
 
 
 def begin_now(connection: Connection) -> None:

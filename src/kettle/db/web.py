@@ -16,9 +16,8 @@ from typing import TypeVar
 from ..requests import HTTPConnection
 from .database import Database
 from .database import get_database
-from .engine import LAZY_DIALECTS
-from .engine import TX
 from .engine import QueryStats
+from .engine import holds_transaction
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,7 +101,7 @@ def _needs_commit(session: Session) -> bool:
     if session._new or session._deleted or session.identity_map._modified:
         return True
     for connection, *_ in tx._connections.values():
-        if connection.dialect.name not in LAZY_DIALECTS or connection.info.get(TX):
+        if holds_transaction(connection):
             return True
     return False
 
