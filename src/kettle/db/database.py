@@ -21,14 +21,22 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine import IteratorResult
+from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.orm import ColumnProperty
 from sqlalchemy.orm import Mapper
 from sqlalchemy.orm import Relationship
 from sqlalchemy.orm import Session as _SASession
 from sqlalchemy.orm import Synonym
+from sqlalchemy.sql import Select
 
 from ..exceptions import ImproperlyConfigured
+from ._direct import Compiled
+from ._direct import compiled_for
+from ._direct import direct_engine
+from ._direct import fetch
 from .engine import STATS
+from .engine import QueryBudgetExceeded
 from .engine import QueryStats
 from .engine import begin_now
 from .engine import caller
@@ -65,6 +73,7 @@ class ReadOnlySessionError(RuntimeError):
 
 
 _NOT_PLANNED: Any = object()
+_MISSING: Any = object()
 _FAST_IDENTS = (int, str, uuid.UUID)
 #: Relationship loading that runs only when the attribute is used: rows of a class
 #: with only these can be loaded without the ORM's eager-loading steps.
@@ -85,7 +94,9 @@ class _GetPlan:
 
     __slots__ = (
         "columns",
+        "compiled",
         "identity_class",
+        "metadata",
         "keys",
         "manager",
         "pk_index",
@@ -99,6 +110,9 @@ class _GetPlan:
         self.identity_class = mapper._identity_class
         self.manager = mapper.class_manager
         self.columns: Any = None
+        self.metadata = SimpleResultMetaData([mapper.class_.__name__])
+        #: ``columns`` compiled per dialect, for direct reads.
+        self.compiled: dict[Any, Compiled | None] = {}
         self.keys: tuple[str, ...] = ()
         self.pk_index = 0
         props = mapper.column_attrs
@@ -117,6 +131,64 @@ class _GetPlan:
             self.columns = select(*columns).where(where)
             self.keys = tuple(prop.key for prop in props)
             self.pk_index = columns.index(pk)
+
+    #: The keys of the parameters direct reads pass as a tuple (none: get() passes
+    #: them by name).
+    bind_keys: tuple[str, ...] | None = None
+
+
+class _SelectPlan:
+    """How a ``select(Model)`` statement of one shape (one cache key) is read
+    directly: the same statement selecting the class's columns instead of the
+    class (``columns``), whose rows become objects as :meth:`KettleSession.get`
+    makes them (``entity``)."""
+
+    __slots__ = ("bind_keys", "columns", "compiled", "entity")
+
+    def __init__(self, entity: _GetPlan, statement: Any, cache_key: Any) -> None:
+        self.entity = entity
+        self.columns = statement.with_only_columns(
+            *entity.columns.selected_columns, maintain_column_froms=True
+        )
+        self.compiled: dict[Any, Compiled | None] = {}
+        self.bind_keys = tuple(bind.key for bind in cache_key.bindparams)
+
+
+#: Per cache key of a statement: its :class:`_SelectPlan`, or None where it cannot
+#: be read directly.
+_select_plans: dict[Any, _SelectPlan | None] = {}
+_SELECT_PLANS_MAX = 2000
+
+
+def _select_plan(statement: Select[Any], cache_key: Any) -> _SelectPlan | None:
+    """The plan of a statement selecting one class mapped alone (as
+    :func:`_get_plan` requires), without options or row locks."""
+    plan = None
+    columns = statement._raw_columns
+    if (
+        len(columns) == 1
+        and not statement._with_options
+        and not getattr(statement, "_compile_state_funcs", ())
+        and not getattr(statement, "_with_context_options", ())
+        and statement._for_update_arg is None
+        and statement._propagate_attrs.get("compile_state_plugin") == "orm"
+    ):
+        entity = columns[0]._annotations.get("parententity")
+        described = statement.column_descriptions
+        if (
+            entity is not None
+            and len(described) == 1
+            and described[0]["expr"] is entity.class_
+            and not described[0]["aliased"]
+        ):
+            found = _get_plans.get(entity.class_, _NOT_PLANNED)
+            if found is _NOT_PLANNED:
+                found = _get_plan(entity.class_)
+            if found is not None and found.columns is not None:
+                plan = _SelectPlan(found, statement, cache_key)
+    if len(_select_plans) < _SELECT_PLANS_MAX:
+        _select_plans[cache_key.key] = plan
+    return plan
 
 
 #: Per mapped class: its :class:`_GetPlan`, or None where get() cannot take a
@@ -183,16 +255,9 @@ class KettleSession(_SASession):
         options, a class mapped alone. It looks in the identity map, then runs a
         SELECT built once per class (SQLAlchemy builds one per call); where the
         class maps plain columns and nobody listens to its loads, the row is read
-        in Core and the object made directly."""
-        if (
-            type(ident) not in _FAST_IDENTS
-            or self.execution_options
-            or (kwargs and not _defaults_only(kwargs))
-        ):
-            return super().get(entity, ident, **kwargs)
-        plan = _get_plans.get(entity, _NOT_PLANNED)
-        if plan is _NOT_PLANNED:
-            plan = _get_plan(entity)
+        directly (see :mod:`kettle.db._direct`) and the object made as
+        SQLAlchemy's loader makes it."""
+        plan = self._get_plan(entity, ident, kwargs)
         if plan is None:
             return super().get(entity, ident, **kwargs)
         found = self.identity_map.get((plan.identity_class, (ident,), None))
@@ -203,14 +268,40 @@ class KettleSession(_SASession):
         if plan.columns is None or not self._quiet_load(plan):
             return self.execute(plan.statement, {"kettle_pk": ident}).scalar()
         self._autoflush()
-        connection = self.connection(bind_arguments={"mapper": plan.manager.mapper})
-        row = connection.execute(plan.columns, {"kettle_pk": ident}).first()
+        mapper = plan.manager.mapper
+        values = {"kettle_pk": ident}
+        row = self._read_direct(self._bind_for(mapper), plan, values)
+        if row is _MISSING:
+            connection = self.connection(bind_arguments={"mapper": mapper})
+            row = connection.execute(plan.columns, values).first()
         if row is None:
             return None
+        instance = self._loaded(plan, row)
+        if instance is _MISSING:
+            return super().get(entity, ident, **kwargs)
+        return instance
+
+    def _get_plan(self, entity: Any, ident: Any, kwargs: dict[str, Any]) -> Any:
+        """The plan of a :meth:`get` that may take the shorter way, else None."""
+        if (
+            type(ident) not in _FAST_IDENTS
+            or self.execution_options
+            or (kwargs and not _defaults_only(kwargs))
+        ):
+            return None
+        plan = _get_plans.get(entity, _NOT_PLANNED)
+        if plan is _NOT_PLANNED:
+            plan = _get_plan(entity)
+        return plan
+
+    def _loaded(self, plan: _GetPlan, row: Any) -> Any:
+        """The object of a row read for ``plan``, put in the identity map as
+        SQLAlchemy's loader puts a new one; ``_MISSING`` when the map already
+        holds that identity (a flush put it there, or the key was cast)."""
         key = (plan.identity_class, (row[plan.pk_index],), None)
         identity_map = self.identity_map
-        if key in identity_map:  # a flush put it there, or the key was cast
-            return super().get(entity, ident, **kwargs)
+        if key in identity_map:
+            return _MISSING
         instance = plan.manager.new_instance()
         state = instance._sa_instance_state
         values = state.dict
@@ -221,15 +312,204 @@ class KettleSession(_SASession):
         identity_map._add_unpresent(state, key)
         return instance
 
+    def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        """SQLAlchemy's :meth:`~sqlalchemy.orm.Session.execute`; a
+        ``select(Model)`` with no parameters, options or execution options reads
+        its rows directly where :meth:`get` would (the same objects, in a
+        result of the same kind)."""
+        if params is None and not any(kwargs.values()):
+            result = self._select_direct(statement)
+            if result is not _MISSING:
+                return result
+        return super().execute(statement, params, **kwargs)
+
+    def scalars(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        """SQLAlchemy's :meth:`~sqlalchemy.orm.Session.scalars`, reading
+        directly as :meth:`execute` does."""
+        if params is None and not any(kwargs.values()):
+            result = self._select_direct(statement)
+            if result is not _MISSING:
+                return result.scalars()
+        return super().scalars(statement, params, **kwargs)
+
+    def _select_direct(self, statement: Any) -> Any:
+        """The result of a ``select(Model)`` read directly, or ``_MISSING``."""
+        planned = self._select_plan(statement)
+        if planned is None:
+            return _MISSING
+        plan, values = planned
+        self._autoflush()
+        rows = self._read_direct(
+            self._bind_for(plan.entity.manager.mapper), plan, values, all_rows=True
+        )
+        if rows is _MISSING:
+            return _MISSING
+        return self._result(plan.entity, rows)
+
+    def _select_plan(
+        self, statement: Any
+    ) -> tuple[_SelectPlan, tuple[Any, ...]] | None:
+        """The plan of a statement that may be read directly, and the values of
+        its parameters; None if it may not."""
+        if (
+            type(statement) is not Select
+            or statement._execution_options
+            or self.execution_options
+        ):
+            return None
+        cache_key = statement._generate_cache_key()
+        if cache_key is None:
+            return None
+        plan = _select_plans.get(cache_key.key, _NOT_PLANNED)
+        if plan is _NOT_PLANNED:
+            plan = _select_plan(statement, cache_key)
+        if plan is None or not self._quiet_load(plan.entity):
+            return None
+        return plan, tuple(bind.effective_value for bind in cache_key.bindparams)
+
+    def _result(self, plan: _GetPlan, rows: Any) -> Any:
+        """An ORM result of the objects of ``rows`` (read for ``plan``), or
+        ``_MISSING`` when one of them is in the identity map not fully loaded."""
+        identity_map = self.identity_map
+        identity_class = plan.identity_class
+        pk_index = plan.pk_index
+        keys = plan.keys
+        new_instance = plan.manager.new_instance
+        session_id = self.hash_key
+        loaded: list[Any] = []
+        new_states: list[Any] = []
+        for row in rows:
+            key = (identity_class, (row[pk_index],), None)
+            instance = identity_map.get(key)
+            if instance is not None:
+                known = instance._sa_instance_state.dict
+                if not all(name in known for name in keys):
+                    return _MISSING  # expired or deferred: SQLAlchemy refreshes it
+                loaded.append((instance,))
+                continue
+            instance = new_instance()
+            state = instance._sa_instance_state
+            values = state.dict
+            for name, value in zip(keys, row, strict=True):
+                values[name] = value
+            state.key = key
+            state.session_id = session_id
+            identity_map._add_unpresent(state, key)
+            loaded.append((instance,))
+            new_states.append(state)
+        if len(new_states) > 1 and self.info.get("kettle_strict"):
+            counted = [len(new_states)]  # as _count_rows counts a query's loads
+            for state in new_states:
+                state.info["kettle_rows"] = counted
+        return IteratorResult(plan.metadata, iter(loaded))
+
+    # -- direct reads (kettle.db._direct) ----------------------------------------------
+
+    _kettle_fairy: Any = None  # the pooled DBAPI connection direct reads use
+    _kettle_fairy_engine: Any = None
+    _kettle_fairy_broken = False  # interrupted mid-read: discard, do not pool
+
+    def _direct_plan(
+        self,
+        bind: Any,
+        cache: dict[Any, Compiled | None],
+        statement: Any,
+        keys: tuple[str, ...] | None = None,
+    ) -> Compiled | None:
+        """``statement`` compiled for ``bind`` (kept in ``cache``), when a read
+        may run there directly: an engine that allows it, which this session
+        holds no connection of (nor a direct one to another engine)."""
+        if not direct_engine(bind):
+            return None
+        if self._kettle_fairy is not None and self._kettle_fairy_engine is not bind:
+            return None
+        tx = self._transaction
+        while tx is not None:
+            if bind in tx._connections:
+                return None
+            tx = tx._parent
+        return compiled_for(cache, statement, bind.dialect, keys)
+
+    def _direct_connection(self, bind: Engine) -> Any:
+        fairy = self._kettle_fairy
+        if fairy is None:
+            fairy = self._kettle_fairy = bind.raw_connection()
+            self._kettle_fairy_engine = bind
+        return fairy
+
+    def _read_direct(
+        self,
+        bind: Any,
+        plan: Any,
+        values: dict[str, Any] | tuple[Any, ...],
+        all_rows: bool = False,
+    ) -> Any:
+        """The first row (or all rows) of ``plan``'s SELECT read directly, or
+        ``_MISSING``
+        when that cannot be done (or the driver failed: the caller reads through
+        SQLAlchemy, which raises its own error or succeeds on a fresh
+        connection)."""
+        compiled = self._direct_plan(bind, plan.compiled, plan.columns, plan.bind_keys)
+        if compiled is None:
+            return _MISSING
+        fairy = self._direct_connection(bind)
+        try:
+            return fetch(fairy, compiled, values, self.info, all_rows)
+        except bind.dialect.loaded_dbapi.Error as exc:
+            broken = bind.dialect.is_disconnect(exc, fairy.dbapi_connection, None)
+            self._release_direct(exc if broken else None)
+            return _MISSING
+        except QueryBudgetExceeded:
+            raise
+        except BaseException:
+            self._kettle_fairy_broken = True
+            raise
+
+    def _release_direct(self, error: BaseException | None = None) -> None:
+        """Give the direct reads' connection back to the pool (discard it when
+        ``error`` broke it, or a read was interrupted)."""
+        fairy = self._kettle_fairy
+        if fairy is None:
+            return
+        self._kettle_fairy = self._kettle_fairy_engine = None
+        if error is not None or self._kettle_fairy_broken:
+            self._kettle_fairy_broken = False
+            fairy.invalidate(error)
+        fairy.close()
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, **kwargs: Any) -> Any:
+        # Every way SQLAlchemy takes a connection (execute, flush, connection(),
+        # bulk operations) asks for the bind first: the direct reads' connection
+        # goes back to the pool then, before SQLAlchemy takes one.
+        if self._kettle_fairy is not None:
+            self._release_direct()
+        return self._bind_for(mapper, clause, **kwargs)
+
+    def _close_impl(self, invalidate: bool, is_reset: bool = False) -> None:
+        if self._kettle_fairy is not None:
+            if invalidate:
+                self._kettle_fairy_broken = True
+            self._release_direct()
+        super()._close_impl(invalidate, is_reset)
+
     def _quiet_load(self, plan: _GetPlan) -> bool:
         """Whether nobody listens to a load of the plan's class: no ``load``
-        listener but Kettle's row count (which counts a one-row load as one, as
-        it would), no reconstructor, no ``loaded_as_persistent`` listener."""
-        if self.dispatch.loaded_as_persistent:
+        listener but Kettle's row count (counted as it would count), no
+        reconstructor, no ``loaded_as_persistent`` listener, no
+        ``do_orm_execute`` listener but Kettle's own checks (which look at
+        writes and relationship loads only)."""
+        dispatch = self.dispatch
+        if dispatch.loaded_as_persistent:
+            return False
+        if dispatch.do_orm_execute and not all(
+            fn is _check_execute for fn in dispatch.do_orm_execute
+        ):
             return False
         return all(fn is _count_rows for fn in plan.manager.dispatch.load)
 
-    def get_bind(self, mapper: Any = None, clause: Any = None, **kwargs: Any) -> Any:
+    def _bind_for(self, mapper: Any = None, clause: Any = None, **kwargs: Any) -> Any:
+        """The bind of :meth:`get_bind`, without giving back the direct reads'
+        connection."""
         unbound = self._kettle_unbound
         if unbound and mapper is not None:
             table: Any = getattr(_inspect(mapper), "local_table", None)
@@ -521,9 +801,9 @@ class Database:
     ) -> AsyncSession:
         """A new :class:`~sqlalchemy.ext.asyncio.AsyncSession` (``async with`` it,
         or ``await`` its ``close()``)."""
-        from sqlalchemy.ext.asyncio import AsyncSession
+        from ._async import KettleAsyncSession
 
-        return AsyncSession(
+        return KettleAsyncSession(
             **self._session_args(bind, self.async_engine),
             sync_session_class=self._session_class(readonly),
             kettle_stats=stats,

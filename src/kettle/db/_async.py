@@ -1,0 +1,113 @@
+"""The ``AsyncSession`` Kettle hands out (imported when one is first made: it
+needs SQLAlchemy's asyncio extension, and so greenlet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import greenlet_spawn
+
+from ._direct import Compiled
+from ._direct import fetch_async
+from .database import _MISSING
+from .database import KettleSession
+from .engine import QueryBudgetExceeded
+
+__all__ = ("KettleAsyncSession",)
+
+
+class KettleAsyncSession(AsyncSession):
+    """SQLAlchemy's own :class:`~sqlalchemy.ext.asyncio.AsyncSession`, over a
+    :class:`~kettle.db.database.KettleSession`, whose direct reads (see
+    :mod:`kettle.db._direct`) are awaited on asyncpg's own connection, without
+    SQLAlchemy's greenlet bridge. On other drivers, and for everything else,
+    the sync session's methods run in that bridge as usual."""
+
+    sync_session: KettleSession
+
+    async def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        """SQLAlchemy's :meth:`~sqlalchemy.ext.asyncio.AsyncSession.get`, the
+        same in every result."""
+        sync = self.sync_session
+        plan = sync._get_plan(entity, ident, kwargs)
+        if (
+            plan is None
+            or plan.columns is None
+            or (sync.autoflush and not sync._is_clean())
+            or not sync._quiet_load(plan)
+        ):
+            return await super().get(entity, ident, **kwargs)
+        found = sync.identity_map.get((plan.identity_class, (ident,), None))
+        if found is not None:
+            if not found._sa_instance_state.expired:
+                return found
+            return await super().get(entity, ident, **kwargs)
+        bind = sync._bind_for(plan.manager.mapper)
+        compiled = sync._direct_plan(bind, plan.compiled, plan.columns, None)
+        if compiled is None or bind.dialect.driver != "asyncpg":
+            return await super().get(entity, ident, **kwargs)
+        row = await self._fetch(bind, compiled, {"kettle_pk": ident}, False)
+        if row is None:
+            return None
+        instance = _MISSING if row is _MISSING else sync._loaded(plan, row)
+        if instance is _MISSING:
+            return await super().get(entity, ident, **kwargs)
+        return instance
+
+    async def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        """SQLAlchemy's :meth:`~sqlalchemy.ext.asyncio.AsyncSession.execute`
+        (and so ``scalars()``), reading a ``select(Model)`` directly as
+        :meth:`KettleSession.execute <kettle.db.database.KettleSession.execute>`
+        does."""
+        if params is None and not any(kwargs.values()):
+            result = await self._select_direct(statement)
+            if result is not _MISSING:
+                return result
+        return await super().execute(statement, params, **kwargs)
+
+    async def _select_direct(self, statement: Any) -> Any:
+        sync = self.sync_session
+        planned = sync._select_plan(statement)
+        if planned is None or (sync.autoflush and not sync._is_clean()):
+            return _MISSING
+        plan, values = planned
+        bind = sync._bind_for(plan.entity.manager.mapper)
+        compiled = sync._direct_plan(bind, plan.compiled, plan.columns, plan.bind_keys)
+        if compiled is None or bind.dialect.driver != "asyncpg":
+            return _MISSING
+        rows = await self._fetch(bind, compiled, values, True)
+        if rows is _MISSING:
+            return _MISSING
+        return sync._result(plan.entity, rows)
+
+    async def _fetch(
+        self, bind: Any, compiled: Compiled, values: Any, all_rows: bool
+    ) -> Any:
+        """Rows read on asyncpg's connection, or ``_MISSING`` when the driver
+        failed (SQLAlchemy then reads again, raising its own error or
+        succeeding on a fresh connection)."""
+        sync = self.sync_session
+        fairy = sync._kettle_fairy
+        if fairy is None:
+            fairy = await greenlet_spawn(sync._direct_connection, bind)
+        try:
+            return await fetch_async(fairy, compiled, values, sync.info, all_rows)
+        except QueryBudgetExceeded:
+            raise
+        except Exception as exc:
+            # A server's error leaves the connection usable; anything else
+            # (a lost connection) discards it.
+            await greenlet_spawn(
+                sync._release_direct, None if _server_error(exc) else exc
+            )
+            return _MISSING
+        except BaseException:
+            sync._kettle_fairy_broken = True
+            raise
+
+
+def _server_error(exc: Exception) -> bool:
+    import asyncpg  # type: ignore[import-untyped]
+
+    return isinstance(exc, asyncpg.PostgresError)

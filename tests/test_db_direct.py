@@ -1,0 +1,358 @@
+"""Direct reads (``kettle.db._direct``), on SQLite, PostgreSQL and MariaDB: a
+session's simplest reads (``get()``, ``select(Model)``) run on a pooled driver
+connection of their own, and give what SQLAlchemy's own way gives; whatever
+they cannot do exactly as SQLAlchemy would goes through SQLAlchemy."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy import event
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+from sqlalchemy.orm import with_loader_criteria
+
+from kettle import Kettle
+from kettle.db import PK
+from kettle.db import Model
+from kettle.db import NPlusOneError
+from kettle.db import QueryBudgetExceeded
+from kettle.db import QueryStats
+from kettle.db import get_database
+
+
+class DirAuthor(Model):
+    id: Mapped[PK]
+    name: Mapped[str] = mapped_column(String(80))
+    poems: Mapped[list[DirPoem]] = relationship(back_populates="author")
+
+
+class DirPoem(Model):
+    id: Mapped[PK]
+    title: Mapped[str] = mapped_column(String(80))
+    lines: Mapped[int]
+    author_id: Mapped[int] = mapped_column(ForeignKey("dir_author.id"))
+    author: Mapped[DirAuthor] = relationship(back_populates="poems")
+
+
+POEMS = [
+    (1, "Ode", 14, 1),
+    (2, "Elegy", 30, 1),
+    (3, "Sonnet", 14, 2),
+    (4, "Haiku", 3, 2),
+]
+
+
+def _app(url: str, options: dict[str, object]):
+    app = Kettle(env_file=None, DATABASE_URL=url, DATABASE_ENGINE_OPTIONS=options)
+    db = get_database(app)
+    db.create_all()
+    with db.session() as s:
+        s.add_all([DirAuthor(id=1, name="Keats"), DirAuthor(id=2, name="Basho")])
+        s.flush()
+        s.add_all(
+            [DirPoem(id=i, title=t, lines=n, author_id=a) for i, t, n, a in POEMS]
+        )
+        s.commit()
+    return app
+
+
+@pytest.fixture
+def app(database_url):
+    """An app on a fresh database holding two authors and four poems."""
+    app = _app(database_url.url_sync, {})
+    yield app
+    get_database(app).dispose()
+
+
+@pytest.fixture
+def small_app(database_url):
+    """The same, with a pool of one connection."""
+    app = _app(
+        database_url.url_sync, {"pool_size": 1, "max_overflow": 0, "pool_timeout": 2}
+    )
+    yield app
+    get_database(app).dispose()
+
+
+@pytest.fixture
+def connects(monkeypatch):
+    """How many SQLAlchemy ``Connection`` objects engines made (a direct read
+    makes none)."""
+    made = []
+    connect = Engine.connect
+
+    def counting(self):
+        made.append(self)
+        return connect(self)
+
+    monkeypatch.setattr(Engine, "connect", counting)
+    return made
+
+
+def poems(rows):
+    return [(p.id, p.title, p.lines, p.author_id) for p in rows]
+
+
+STATEMENTS = [
+    lambda: select(DirPoem),
+    lambda: select(DirPoem).where(DirPoem.lines == 14).order_by(DirPoem.id),
+    lambda: select(DirPoem).where(DirPoem.lines == 3),  # same shape, other value
+    lambda: select(DirPoem).filter_by(author_id=2).order_by(DirPoem.title),
+    lambda: select(DirPoem).order_by(DirPoem.id.desc()).limit(2).offset(1),
+    lambda: (
+        select(DirPoem)
+        .join(DirPoem.author)
+        .where(DirAuthor.name == "Keats")
+        .order_by(DirPoem.id)
+    ),
+    lambda: select(DirPoem).where(DirPoem.title.like("%e%")).order_by(DirPoem.id),
+    lambda: select(DirPoem).where(DirPoem.id.in_([2, 4])).order_by(DirPoem.id),
+]
+
+
+def test_selects_give_what_sqlalchemy_gives(app, connects):
+    db = get_database(app)
+    for make in STATEMENTS:
+        with db.session() as mine, Session(db.engine()) as theirs:
+            expected = poems(theirs.scalars(make()))
+            assert expected, "every statement finds rows"
+            del connects[:]
+            assert poems(mine.scalars(make())) == expected
+            assert poems(mine.execute(make()).scalars()) == expected
+            assert [row._fields for row in mine.execute(make())] == [
+                row._fields for row in theirs.execute(make())
+            ]
+            if "IN (" not in str(make()):
+                assert connects == []  # read directly
+    with db.session() as s:  # the bound values of each statement, not the first
+        assert s.scalars(select(DirPoem).where(DirPoem.id == 1)).one().title == "Ode"
+        assert s.scalars(select(DirPoem).where(DirPoem.id == 3)).one().title == "Sonnet"
+
+
+def test_direct_objects_are_the_sessions_own(app, connects):
+    db = get_database(app)
+    with db.session() as s:
+        ode = s.get(DirPoem, 1)
+        everything = s.scalars(select(DirPoem).order_by(DirPoem.id)).all()
+        assert everything[0] is ode  # from the identity map
+        assert s.get(DirPoem, 2) is everything[1]
+        assert not s.dirty and not s.new
+        assert everything[3].author.name == "Basho"  # a lazy load works
+        with db.session() as other:
+            other.execute(update(DirPoem).values(lines=99))
+            other.commit()
+        assert s.get(DirPoem, 1).lines == 14  # the identity map's copy
+        s.expire(ode)
+        again = s.scalars(select(DirPoem).where(DirPoem.id == 1)).one()
+        assert again is ode and ode.lines == 99  # SQLAlchemy refreshed it
+        ode.title = "Ode to a Nightingale"
+        s.commit()
+    with db.session() as s:
+        assert s.get(DirPoem, 1).title == "Ode to a Nightingale"
+
+
+def test_reads_after_a_write_see_it_on_one_connection(app):
+    db = get_database(app)
+    pool = db.engine().pool
+    with db.session() as s:
+        s.get(DirPoem, 1)
+        assert pool.checkedout() == 1  # the direct reads' connection
+        s.add(DirPoem(id=5, title="Limerick", lines=5, author_id=1))
+        titles = [p.title for p in s.scalars(select(DirPoem).order_by(DirPoem.id))]
+        assert titles[-1] == "Limerick"  # autoflushed, read in the transaction
+        s.execute(update(DirPoem).where(DirPoem.id == 2).values(lines=31))
+        assert s.get(DirPoem, 3).lines == 14
+        assert s.scalars(select(DirPoem).where(DirPoem.lines == 31)).one().id == 2
+        assert pool.checkedout() == 1  # handed back before SQLAlchemy took one
+        s.rollback()
+    assert pool.checkedout() == 0
+    with db.session() as s:
+        assert s.get(DirPoem, 5) is None
+        assert s.get(DirPoem, 2).lines == 30
+
+
+def test_a_session_never_holds_two_connections(small_app, make_client):
+    """With a pool of one connection, a request that reads directly and then
+    writes does not wait for a second one."""
+    app = small_app
+
+    @app.post("/rename")
+    def rename(db: Session):
+        poem = db.get(DirPoem, 1)
+        list(db.scalars(select(DirPoem)))
+        poem.title = "Renamed"
+        db.flush()
+        return {"title": db.get(DirPoem, 1).title}
+
+    client = make_client(app)
+    for _ in range(3):
+        assert client.post("/rename").json() == {"title": "Renamed"}
+    assert get_database(app).engine().pool.checkedout() == 0
+
+
+def test_direct_reads_are_counted_and_budgeted(app):
+    db = get_database(app)
+    with db.session(stats=QueryStats(budget=2)) as s:
+        s.get(DirPoem, 1)
+        s.scalars(select(DirPoem)).all()
+        assert s.info["kettle_stats"].count == 2
+        assert s.info["kettle_stats"].time > 0
+        with pytest.raises(QueryBudgetExceeded):
+            s.get(DirPoem, 2)
+
+
+def test_strict_loading_still_catches_n_plus_one(database_url):
+    app = Kettle(env_file=None, DATABASE_URL=database_url.url_sync, DEBUG=True)
+    db = get_database(app)
+    db.create_all()
+    with db.session() as s:
+        s.add(DirAuthor(id=1, name="Keats"))
+        s.flush()
+        s.add_all([DirPoem(id=i, title="t", lines=1, author_id=1) for i in (1, 2)])
+        s.commit()
+    try:
+        with db.session() as s:
+            rows = s.scalars(select(DirPoem)).all()
+            with pytest.raises(NPlusOneError, match=r"DirPoem\.author"):
+                rows[0].author
+        with db.session() as s:
+            one = s.scalars(select(DirPoem).where(DirPoem.id == 1)).one()
+            assert one.author.name == "Keats"  # one row: no N+1
+    finally:
+        db.dispose()
+
+
+def test_listeners_take_sqlalchemys_way(app, connects):
+    """A ``do_orm_execute`` listener (here: filtering every query) and an engine
+    listener see what they would see without Kettle."""
+    db = get_database(app)
+
+    def only_short(state):
+        if state.is_select:
+            state.statement = state.statement.options(
+                with_loader_criteria(DirPoem, DirPoem.lines < 20)
+            )
+
+    with db.session() as s:
+        event.listen(s, "do_orm_execute", only_short)
+        assert [p.id for p in s.scalars(select(DirPoem).order_by(DirPoem.id))] == [
+            1,
+            3,
+            4,
+        ]
+        assert s.get(DirPoem, 2) is None
+    seen = []
+    engine = db.engine()
+
+    def statement(conn, cursor, sql, params, context, many):
+        seen.append(sql)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        with db.session() as s:
+            s.get(DirPoem, 1)
+            s.scalars(select(DirPoem)).all()
+        assert len(seen) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+
+
+def test_a_driver_error_is_sqlalchemys_error(app):
+    db = get_database(app)
+    with db.session() as s:
+        s.get(DirPoem, 1)  # the direct connection is taken
+        with db.engine().begin() as conn:
+            conn.execute(text("DROP TABLE dir_poem"))
+        with pytest.raises(sqlalchemy.exc.DBAPIError):
+            s.scalars(select(DirPoem).where(DirPoem.lines == 3)).all()
+    assert db.engine().pool.checkedout() == 0
+
+
+def test_a_lost_connection_is_replaced(small_app, database_url):
+    """The server ends the direct reads' connection; the next read is made on a
+    fresh one."""
+    if database_url.backend == "sqlite":
+        pytest.skip("SQLite has no server to lose")
+    db = get_database(small_app)
+    engine = db.engine()
+    with db.session() as s:
+        assert s.get(DirPoem, 1).title == "Ode"
+        killer = engine.pool._creator()  # a connection outside the pool
+        try:
+            cursor = killer.cursor()
+            if database_url.backend == "postgresql":
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            else:
+                cursor.execute(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+                )
+                for (pid,) in cursor.fetchall():
+                    cursor.execute(f"KILL {int(pid)}")
+        finally:
+            killer.close()
+        assert s.get(DirPoem, 2).title == "Elegy"
+    assert engine.pool.checkedout() == 0
+    with db.session() as s:
+        assert s.get(DirPoem, 3).title == "Sonnet"
+
+
+def test_async_sessions_read_the_same(database_url, monkeypatch):
+    """An ``AsyncSession`` gives what the sync one gives; on asyncpg (the async
+    driver of a ``postgresql://`` URL) it awaits the driver itself: SQLAlchemy's
+    greenlet-bridged methods are not called."""
+    url = make_url(database_url.url_sync)
+    if database_url.backend == "postgresql":
+        url = url.set(drivername="postgresql")
+    app = _app(url.render_as_string(hide_password=False), {})
+    db = get_database(app)
+    bridged = []
+    for name in ("get", "execute"):
+        original = getattr(AsyncSession, name)
+
+        def counting(self, *args, _original=original, _name=name, **kwargs):
+            bridged.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(AsyncSession, name, counting)
+    with db.session() as s:
+        expected = [poems(s.scalars(make())) for make in STATEMENTS]
+
+    async def main():
+        async with db.async_session() as s:
+            ode = await s.get(DirPoem, 1)
+            assert ode.title == "Ode"
+            assert (
+                await s.scalars(select(DirPoem).where(DirPoem.id == 1))
+            ).one() is ode
+            assert await s.get(DirPoem, 99) is None
+            # the IN statement, last, goes through SQLAlchemy (and so would every
+            # read after it: the session then holds SQLAlchemy's connection)
+            got = [poems(await s.scalars(make())) for make in STATEMENTS]
+            ode.title = "Ode, revised"
+            await s.commit()
+        async with db.async_session() as s:
+            assert (await s.get(DirPoem, 1)).title == "Ode, revised"
+        await db.dispose_async()
+        return got
+
+    assert asyncio.run(main()) == expected
+    db.dispose()
+    if database_url.backend == "postgresql":
+        assert bridged == ["execute"]
