@@ -135,6 +135,8 @@ def test_selects_give_what_sqlalchemy_gives(app, connects):
             assert [row._fields for row in mine.execute(make())] == [
                 row._fields for row in theirs.execute(make())
             ]
+            row = mine.execute(make()).first()
+            assert row._mapping[DirPoem] is row.DirPoem is row[0]
             if "IN (" not in str(make()):
                 assert connects == []  # read directly
     with db.session() as s:  # the bound values of each statement, not the first

@@ -110,7 +110,10 @@ class _GetPlan:
         self.identity_class = mapper._identity_class
         self.manager = mapper.class_manager
         self.columns: Any = None
-        self.metadata = SimpleResultMetaData([mapper.class_.__name__])
+        # the rows of select(Model), keyed as SQLAlchemy keys them
+        self.metadata = SimpleResultMetaData(
+            [mapper.class_.__name__], extra=[(mapper.class_,)]
+        )
         #: ``columns`` compiled per dialect, for direct reads.
         self.compiled: dict[Any, Compiled | None] = {}
         self.keys: tuple[str, ...] = ()
