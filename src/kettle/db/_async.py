@@ -30,7 +30,7 @@ class KettleAsyncSession(AsyncSession):
         """SQLAlchemy's :meth:`~sqlalchemy.ext.asyncio.AsyncSession.get`, the
         same in every result."""
         sync = self.sync_session
-        plan = sync._get_plan(entity, ident, kwargs)
+        plan = sync._planned_get(entity, ident, kwargs)
         if (
             plan is None
             or plan.columns is None
@@ -44,8 +44,8 @@ class KettleAsyncSession(AsyncSession):
                 return found
             return await super().get(entity, ident, **kwargs)
         bind = sync._bind_for(plan.manager.mapper)
-        compiled = sync._direct_plan(bind, plan.compiled, plan.columns, None)
-        if compiled is None or bind.dialect.driver != "asyncpg":
+        compiled = _asyncpg_plan(sync, bind, plan)
+        if compiled is None:
             return await super().get(entity, ident, **kwargs)
         row = await self._fetch(bind, compiled, {"kettle_pk": ident}, False)
         if row is None:
@@ -68,13 +68,13 @@ class KettleAsyncSession(AsyncSession):
 
     async def _select_direct(self, statement: Any) -> Any:
         sync = self.sync_session
-        planned = sync._select_plan(statement)
+        planned = sync._planned_select(statement)
         if planned is None or (sync.autoflush and not sync._is_clean()):
             return _MISSING
         plan, values = planned
         bind = sync._bind_for(plan.entity.manager.mapper)
-        compiled = sync._direct_plan(bind, plan.compiled, plan.columns, plan.bind_keys)
-        if compiled is None or bind.dialect.driver != "asyncpg":
+        compiled = _asyncpg_plan(sync, bind, plan)
+        if compiled is None:
             return _MISSING
         rows = await self._fetch(bind, compiled, values, True)
         if rows is _MISSING:
@@ -105,6 +105,14 @@ class KettleAsyncSession(AsyncSession):
         except BaseException:
             sync._kettle_fairy_broken = True
             raise
+
+
+def _asyncpg_plan(sync: KettleSession, bind: Any, plan: Any) -> Compiled | None:
+    """The plan's statement compiled for asyncpg, when ``bind`` uses asyncpg and
+    may be read directly (other drivers read directly in the greenlet bridge)."""
+    if bind.dialect.driver != "asyncpg":
+        return None
+    return sync._direct_plan(bind, plan.compiled, plan.columns, plan.bind_keys)
 
 
 def _server_error(exc: Exception) -> bool:

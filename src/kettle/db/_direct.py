@@ -38,7 +38,7 @@ from .engine import _LAZY
 from .engine import STATS
 from .engine import QueryStats
 
-__all__ = ("Compiled", "compiled_for", "direct_engine")
+__all__ = ("Compiled", "compiled_for", "direct_engine", "fetch", "fetch_async")
 
 
 class Compiled:
@@ -56,10 +56,8 @@ class Compiled:
             raise _NotPlain("parameters rendered at execution (IN lists, ...)")
         self.sql: str = compiled.string
         self.positional: bool = bool(compiled.positional)
-        names = list(compiled.positiontup or ()) if self.positional else []
-        if not self.positional:
-            names = list(compiled.bind_names.values())
-        self.names: tuple[str, ...] = tuple(names)
+        #: The bind names in the order a positional driver takes them.
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         processors: dict[str, Any] = {}
         for bind, name in compiled.bind_names.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -145,14 +143,12 @@ def direct_engine(bind: Any) -> bool:
     )
 
 
-def count(info: dict[Any, Any], sql: str) -> QueryStats | None:
-    """Count a statement into the session's query statistics (raising or warning
-    when it breaks the budget); the statistics, to add its time to."""
+def _count(info: dict[Any, Any], sql: str) -> QueryStats | None:
+    """Count a statement into the session's query statistics, if it keeps any;
+    the statistics, to add its time to."""
     stats: QueryStats | None = info.get(STATS)
     if stats is not None:
-        if stats.budget is not None and stats.count >= stats.budget:
-            stats.over_budget(sql)
-        stats.count += 1
+        stats.add(sql)
     return stats
 
 
@@ -165,7 +161,7 @@ def fetch(
 ) -> Any:
     """Run ``compiled`` on a pooled connection's cursor: its first row (or None),
     or with ``all_rows`` the list of them. Driver errors propagate."""
-    stats = count(info, compiled.sql)
+    stats = _count(info, compiled.sql)
     t0 = time.perf_counter() if stats is not None else 0.0
     cursor = fairy.dbapi_connection.cursor()
     try:
@@ -186,7 +182,7 @@ async def fetch_async(
     all_rows: bool = False,
 ) -> Any:
     """:func:`fetch` on asyncpg's own connection, awaited directly."""
-    stats = count(info, compiled.sql)
+    stats = _count(info, compiled.sql)
     t0 = time.perf_counter() if stats is not None else 0.0
     driver = fairy.driver_connection
     try:

@@ -184,9 +184,7 @@ def _select_plan(statement: Select[Any], cache_key: Any) -> _SelectPlan | None:
             and described[0]["expr"] is entity.class_
             and not described[0]["aliased"]
         ):
-            found = _get_plans.get(entity.class_, _NOT_PLANNED)
-            if found is _NOT_PLANNED:
-                found = _get_plan(entity.class_)
+            found = _get_plan(entity.class_)
             if found is not None and found.columns is not None:
                 plan = _SelectPlan(found, statement, cache_key)
     if len(_select_plans) < _SELECT_PLANS_MAX:
@@ -208,9 +206,12 @@ def _defaults_only(kwargs: dict[str, Any]) -> bool:
 
 
 def _get_plan(entity: Any) -> _GetPlan | None:
-    """The plan of :meth:`KettleSession.get` for ``entity``: for a class mapped
-    alone (no inheritance, no polymorphic loading, no joined eager loads), with a
-    one-column primary key."""
+    """The plan of :meth:`KettleSession.get` for ``entity`` (made at its first
+    use): for a class mapped alone (no inheritance, no polymorphic loading, no
+    joined eager loads), with a one-column primary key."""
+    known: _GetPlan | None = _get_plans.get(entity, _NOT_PLANNED)
+    if known is not _NOT_PLANNED:
+        return known
     plan = None
     mapper: Any = _inspect(entity, raiseerr=False) if isinstance(entity, type) else None
     if (
@@ -260,7 +261,7 @@ class KettleSession(_SASession):
         class maps plain columns and nobody listens to its loads, the row is read
         directly (see :mod:`kettle.db._direct`) and the object made as
         SQLAlchemy's loader makes it."""
-        plan = self._get_plan(entity, ident, kwargs)
+        plan = self._planned_get(entity, ident, kwargs)
         if plan is None:
             return super().get(entity, ident, **kwargs)
         found = self.identity_map.get((plan.identity_class, (ident,), None))
@@ -284,7 +285,7 @@ class KettleSession(_SASession):
             return super().get(entity, ident, **kwargs)
         return instance
 
-    def _get_plan(self, entity: Any, ident: Any, kwargs: dict[str, Any]) -> Any:
+    def _planned_get(self, entity: Any, ident: Any, kwargs: dict[str, Any]) -> Any:
         """The plan of a :meth:`get` that may take the shorter way, else None."""
         if (
             type(ident) not in _FAST_IDENTS
@@ -292,10 +293,7 @@ class KettleSession(_SASession):
             or (kwargs and not _defaults_only(kwargs))
         ):
             return None
-        plan = _get_plans.get(entity, _NOT_PLANNED)
-        if plan is _NOT_PLANNED:
-            plan = _get_plan(entity)
-        return plan
+        return _get_plan(entity)
 
     def _loaded(self, plan: _GetPlan, row: Any) -> Any:
         """The object of a row read for ``plan``, put in the identity map as
@@ -337,7 +335,7 @@ class KettleSession(_SASession):
 
     def _select_direct(self, statement: Any) -> Any:
         """The result of a ``select(Model)`` read directly, or ``_MISSING``."""
-        planned = self._select_plan(statement)
+        planned = self._planned_select(statement)
         if planned is None:
             return _MISSING
         plan, values = planned
@@ -349,7 +347,7 @@ class KettleSession(_SASession):
             return _MISSING
         return self._result(plan.entity, rows)
 
-    def _select_plan(
+    def _planned_select(
         self, statement: Any
     ) -> tuple[_SelectPlan, tuple[Any, ...]] | None:
         """The plan of a statement that may be read directly, and the values of

@@ -166,6 +166,14 @@ class QueryStats:
     def __repr__(self) -> str:
         return f"<QueryStats {self.count} queries, {self.time * 1000:.2f} ms>"
 
+    def add(self, statement: str) -> None:
+        """Count ``statement``, about to run: past the budget, raise
+        :class:`QueryBudgetExceeded` (or warn once, when ``raise_over`` is
+        off)."""
+        if self.budget is not None and self.count >= self.budget:
+            self.over_budget(statement)
+        self.count += 1
+
     def over_budget(self, statement: str) -> None:
         """Called before a statement that would exceed the budget."""
         message = (
@@ -278,9 +286,7 @@ def _execution_context(base: type[Any]) -> type[Any]:
                 begin_now(self.root_connection)
             stats: QueryStats | None = info.get(STATS)
             if stats is not None:
-                if stats.budget is not None and stats.count >= stats.budget:
-                    stats.over_budget(self.statement)
-                stats.count += 1
+                stats.add(self.statement)
                 self._kettle_stats = stats
                 self._kettle_t0 = time.perf_counter()
 
