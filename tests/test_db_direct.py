@@ -11,9 +11,12 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
+from sqlalchemy import TypeDecorator
 from sqlalchemy import event
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy import type_coerce
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine import make_url
@@ -142,6 +145,73 @@ def test_selects_give_what_sqlalchemy_gives(app, connects):
     with db.session() as s:  # the bound values of each statement, not the first
         assert s.scalars(select(DirPoem).where(DirPoem.id == 1)).one().title == "Ode"
         assert s.scalars(select(DirPoem).where(DirPoem.id == 3)).one().title == "Sonnet"
+
+
+class Shout(TypeDecorator):
+    """A column type whose values SQLAlchemy converts as it reads them."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.upper()
+
+
+COLUMN_STATEMENTS = [
+    lambda: select(DirPoem.id, DirPoem.title).order_by(DirPoem.id),
+    lambda: (
+        select(DirPoem.title.label("name"), DirPoem.lines)
+        .where(DirPoem.lines == 14)
+        .order_by(DirPoem.id)
+    ),
+    lambda: select(DirPoem.title.label("name"), DirPoem.lines).where(
+        DirPoem.lines == 3
+    ),
+    lambda: select(DirPoem.title).order_by(DirPoem.title),
+    lambda: select(DirPoem.id, DirPoem.id).order_by(DirPoem.id),
+    lambda: select(func.count(DirPoem.id)),
+    lambda: (
+        select(DirPoem.author_id, func.count().label("n"))
+        .group_by(DirPoem.author_id)
+        .order_by(DirPoem.author_id)
+    ),
+    lambda: (
+        select(DirAuthor.name, DirPoem.title).join(DirPoem.author).order_by(DirPoem.id)
+    ),
+]
+CONVERTED = [  # through SQLAlchemy, every time
+    lambda: select(DirPoem.id, DirPoem.title).where(DirPoem.id.in_([1, 3])),
+    lambda: select(type_coerce(DirPoem.title, Shout)).order_by(DirPoem.id),
+]
+
+
+def test_column_selects_give_what_sqlalchemy_gives(app, connects):
+    """A select of columns (Django's ``values()``) is read through SQLAlchemy
+    once per shape, whose result keys it learns, then directly: the same rows,
+    keyed the same."""
+    db = get_database(app)
+    with db.session() as s:
+        for make in COLUMN_STATEMENTS + CONVERTED:
+            s.execute(make()).all()
+    for make in COLUMN_STATEMENTS + CONVERTED:
+        with db.session() as mine, Session(db.engine()) as theirs:
+            expected = theirs.execute(make()).all()
+            assert expected, "every statement finds rows"
+            del connects[:]
+            got = mine.execute(make()).all()
+            assert got == expected
+            assert [row._fields for row in got] == [row._fields for row in expected]
+            assert [row._asdict() for row in got] == [row._asdict() for row in expected]
+            assert mine.scalars(make()).all() == theirs.scalars(make()).all()
+            if make in COLUMN_STATEMENTS:
+                assert connects == []  # read directly
+            else:
+                assert connects
+    with db.session() as s:
+        row = s.execute(COLUMN_STATEMENTS[0]()).first()
+        assert row._mapping[DirPoem.title] == row.title == row[1] == "Ode"
+        assert s.execute(COLUMN_STATEMENTS[5]()).scalar_one() == 4
+        assert s.scalars(select(type_coerce(DirPoem.title, Shout))).first().isupper()
 
 
 def test_direct_objects_are_the_sessions_own(app, connects):
@@ -358,3 +428,42 @@ def test_async_sessions_read_the_same(database_url, monkeypatch):
     db.dispose()
     if database_url.backend == "postgresql":
         assert bridged == ["execute"]
+
+
+def test_async_column_selects_read_the_same(database_url, monkeypatch):
+    """Column selects in an ``AsyncSession``: the same rows as the sync session;
+    on asyncpg, once a shape's keys are learned, read without the bridge."""
+    url = make_url(database_url.url_sync)
+    if database_url.backend == "postgresql":
+        url = url.set(drivername="postgresql")
+    app = _app(url.render_as_string(hide_password=False), {})
+    db = get_database(app)
+    with db.session() as s:
+        expected = [s.execute(make()).all() for make in COLUMN_STATEMENTS]
+    bridged = []
+    original = AsyncSession.execute
+
+    def counting(self, *args, **kwargs):
+        bridged.append("execute")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncSession, "execute", counting)
+
+    async def main():
+        got = []
+        for _ in range(2):  # the first learns each shape's keys
+            async with db.async_session() as s:
+                got.append([(await s.execute(m())).all() for m in COLUMN_STATEMENTS])
+        await db.dispose_async()
+        return got
+
+    first, second = asyncio.run(main())
+    db.dispose()
+    assert first == second == expected
+    assert [[row._fields for row in rows] for rows in second] == [
+        [row._fields for row in rows] for rows in expected
+    ]
+    if database_url.backend == "postgresql":
+        # learned in the first session's first statement; the rest of that
+        # session is SQLAlchemy's (it holds SQLAlchemy's connection)
+        assert len(bridged) == len(COLUMN_STATEMENTS)

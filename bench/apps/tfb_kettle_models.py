@@ -5,6 +5,7 @@
 """
 
 from pathlib import Path
+from typing import NamedTuple
 
 from jinja2 import Environment
 from jinja2 import FileSystemLoader
@@ -25,6 +26,14 @@ class World(Model):
 class Fortune(Model):
     id: Mapped[PK]
     message: Mapped[str] = mapped_column(String(2048))
+
+
+class FortuneRow(NamedTuple):
+    """The fortune a request adds, alongside the rows of
+    ``select(Fortune.id, Fortune.message)`` (read as ``row.id``, ``row.message``)."""
+
+    id: int
+    message: str
 
 
 # Kettle has no template battery yet: Jinja2 directly, escaping .html templates.

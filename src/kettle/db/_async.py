@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.engine import IteratorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import greenlet_spawn
 
@@ -72,13 +73,18 @@ class KettleAsyncSession(AsyncSession):
         if planned is None or (sync.autoflush and not sync._is_clean()):
             return _MISSING
         plan, values = planned
-        bind = sync._bind_for(plan.entity.manager.mapper)
+        bind = sync._bind_for(plan.mapper)
+        if plan.entity is None and bind.dialect not in plan.metadata:
+            return _MISSING  # the sync session learns its keys first
         compiled = _asyncpg_plan(sync, bind, plan)
         if compiled is None:
             return _MISSING
         rows = await self._fetch(bind, compiled, values, True)
         if rows is _MISSING:
             return _MISSING
+        if plan.entity is None:
+            # asyncpg's records, as the tuples SQLAlchemy's rows hold
+            return IteratorResult(plan.metadata[bind.dialect], map(tuple, rows))
         return sync._result(plan.entity, rows)
 
     async def _fetch(

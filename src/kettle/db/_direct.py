@@ -46,7 +46,7 @@ class Compiled:
     SQL string, the order of its parameters (positional drivers), their bind
     processors."""
 
-    __slots__ = ("names", "order", "positional", "processors", "sql")
+    __slots__ = ("names", "order", "positional", "processors", "sql", "width")
 
     def __init__(
         self, statement: Any, dialect: Any, keys: tuple[str, ...] | None = None
@@ -55,6 +55,8 @@ class Compiled:
         if compiled.literal_execute_params or compiled.post_compile_params:
             raise _NotPlain("parameters rendered at execution (IN lists, ...)")
         self.sql: str = compiled.string
+        #: How many columns its rows have.
+        self.width: int = len(compiled._result_columns)
         self.positional: bool = bool(compiled.positional)
         #: The bind names in the order a positional driver takes them.
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())

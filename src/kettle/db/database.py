@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.orm import Relationship
 from sqlalchemy.orm import Session as _SASession
 from sqlalchemy.orm import Synonym
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql import Select
 
 from ..exceptions import ImproperlyConfigured
@@ -156,20 +157,63 @@ class _SelectPlan:
         self.compiled: dict[Any, Compiled | None] = {}
         self.bind_keys = tuple(bind.key for bind in cache_key.bindparams)
 
+    @property
+    def mapper(self) -> Any:
+        return self.entity.manager.mapper
 
-#: Per cache key of a statement: its :class:`_SelectPlan`, or None where it cannot
-#: be read directly.
-_select_plans: dict[Any, _SelectPlan | None] = {}
+
+class _ColumnsPlan:
+    """How a select of columns (``select(Post.id, Post.title)``: SQLAlchemy's
+    form of Django's ``values()``) of one shape is read directly: the statement
+    as it is, its rows as the driver gives them, in a result keyed as
+    SQLAlchemy keyed the first result it made for the statement's shape
+    (``metadata``, per dialect, since labels are cut to a dialect's identifier
+    length). Until that first result, reads go through SQLAlchemy."""
+
+    __slots__ = ("bind_keys", "columns", "compiled", "mapper", "metadata")
+
+    entity = None
+
+    def __init__(self, statement: Any, cache_key: Any, mapper: Any) -> None:
+        self.columns = statement
+        self.mapper = mapper
+        self.compiled: dict[Any, Compiled | None] = {}
+        self.bind_keys = tuple(bind.key for bind in cache_key.bindparams)
+        self.metadata: dict[Any, Any] = {}
+
+    def learn(self, dialect: Any, result: Any) -> None:
+        """Keep the keys of ``result``, SQLAlchemy's result for this shape, when
+        its rows are the driver's rows as they are: one value per selected
+        column, in order, none converted."""
+        compiled = self.compiled.get(dialect)
+        metadata = getattr(result, "_metadata", None)
+        if (
+            compiled is not None
+            and isinstance(result, IteratorResult)
+            and not result._source_supports_scalars
+            and type(metadata) is SimpleResultMetaData
+            and metadata._tuplefilter is None
+            and metadata._processors is None
+            and len(metadata._keys) == compiled.width
+        ):
+            self.metadata[dialect] = metadata
+
+
+_Plan = _SelectPlan | _ColumnsPlan
+
+#: Per cache key of a statement: its :class:`_SelectPlan` or
+#: :class:`_ColumnsPlan`, or None where it cannot be read directly.
+_select_plans: dict[Any, _Plan | None] = {}
 _SELECT_PLANS_MAX = 2000
 
 
-def _select_plan(statement: Select[Any], cache_key: Any) -> _SelectPlan | None:
-    """The plan of a statement selecting one class mapped alone (as
-    :func:`_get_plan` requires), without options or row locks."""
-    plan = None
+def _select_plan(statement: Select[Any], cache_key: Any) -> _Plan | None:
+    """The plan of an ORM statement without options or row locks, selecting
+    one class mapped alone (as :func:`_get_plan` requires) or only columns."""
+    plan: _Plan | None = None
     columns = statement._raw_columns
     if (
-        len(columns) == 1
+        columns
         and not statement._with_options
         and not getattr(statement, "_compile_state_funcs", ())
         and not getattr(statement, "_with_context_options", ())
@@ -177,16 +221,19 @@ def _select_plan(statement: Select[Any], cache_key: Any) -> _SelectPlan | None:
         and statement._propagate_attrs.get("compile_state_plugin") == "orm"
     ):
         entity = columns[0]._annotations.get("parententity")
-        described = statement.column_descriptions
-        if (
-            entity is not None
-            and len(described) == 1
-            and described[0]["expr"] is entity.class_
-            and not described[0]["aliased"]
-        ):
-            found = _get_plan(entity.class_)
-            if found is not None and found.columns is not None:
-                plan = _SelectPlan(found, statement, cache_key)
+        if len(columns) == 1 and entity is not None:
+            described = statement.column_descriptions
+            if (
+                len(described) == 1
+                and described[0]["expr"] is entity.class_
+                and not described[0]["aliased"]
+            ):
+                found = _get_plan(entity.class_)
+                if found is not None and found.columns is not None:
+                    plan = _SelectPlan(found, statement, cache_key)
+        if plan is None and all(isinstance(c, ColumnElement) for c in columns):
+            subject = statement._propagate_attrs.get("plugin_subject")
+            plan = _ColumnsPlan(statement, cache_key, getattr(subject, "mapper", None))
     if len(_select_plans) < _SELECT_PLANS_MAX:
         _select_plans[cache_key.key] = plan
     return plan
@@ -195,6 +242,20 @@ def _select_plan(statement: Select[Any], cache_key: Any) -> _SelectPlan | None:
 #: Per mapped class: its :class:`_GetPlan`, or None where get() cannot take a
 #: shorter way.
 _get_plans: dict[Any, _GetPlan | None] = {}
+
+
+#: The execution options an ``AsyncSession`` passes with every statement: its
+#: rows read before the result leaves the greenlet (as direct reads read them).
+_PREBUFFER = {"prebuffer_rows": True}
+
+
+def _plain_call(kwargs: dict[str, Any]) -> bool:
+    """Whether ``execute()``'s keyword arguments ask for nothing but the
+    defaults (or an ``AsyncSession``'s pre-buffering)."""
+    for name, value in kwargs.items():
+        if value and not (name == "execution_options" and value == _PREBUFFER):
+            return False
+    return True
 
 
 def _defaults_only(kwargs: dict[str, Any]) -> bool:
@@ -315,41 +376,51 @@ class KettleSession(_SASession):
 
     def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
         """SQLAlchemy's :meth:`~sqlalchemy.orm.Session.execute`; a
-        ``select(Model)`` with no parameters, options or execution options reads
-        its rows directly where :meth:`get` would (the same objects, in a
-        result of the same kind)."""
-        if params is None and not any(kwargs.values()):
-            result = self._select_direct(statement)
-            if result is not _MISSING:
-                return result
+        ``select(Model)`` or a select of columns, with no parameters, options or
+        execution options, reads its rows directly where :meth:`get` would (in
+        a result of the same kind, with the same objects or rows)."""
+        if params is None and _plain_call(kwargs):
+            planned = self._planned_select(statement)
+            if planned is not None:
+                plan, values = planned
+                result = self._select_direct(plan, values)
+                if result is not _MISSING:
+                    return result
+                if plan.entity is None:
+                    return self._learned(plan, statement)
         return super().execute(statement, params, **kwargs)
 
     def scalars(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
         """SQLAlchemy's :meth:`~sqlalchemy.orm.Session.scalars`, reading
         directly as :meth:`execute` does."""
-        if params is None and not any(kwargs.values()):
-            result = self._select_direct(statement)
-            if result is not _MISSING:
-                return result.scalars()
+        if params is None and _plain_call(kwargs):
+            return self.execute(statement).scalars()
         return super().scalars(statement, params, **kwargs)
 
-    def _select_direct(self, statement: Any) -> Any:
-        """The result of a ``select(Model)`` read directly, or ``_MISSING``."""
-        planned = self._planned_select(statement)
-        if planned is None:
-            return _MISSING
-        plan, values = planned
+    def _select_direct(self, plan: _Plan, values: tuple[Any, ...]) -> Any:
+        """The result of a planned select read directly, or ``_MISSING``."""
+        bind = self._bind_for(plan.mapper)
+        if plan.entity is None and bind.dialect not in plan.metadata:
+            return _MISSING  # SQLAlchemy reads it first (see _learned)
         self._autoflush()
-        rows = self._read_direct(
-            self._bind_for(plan.entity.manager.mapper), plan, values, all_rows=True
-        )
+        rows = self._read_direct(bind, plan, values, all_rows=True)
         if rows is _MISSING:
             return _MISSING
+        if plan.entity is None:
+            return IteratorResult(plan.metadata[bind.dialect], iter(rows))
         return self._result(plan.entity, rows)
 
-    def _planned_select(
-        self, statement: Any
-    ) -> tuple[_SelectPlan, tuple[Any, ...]] | None:
+    def _learned(self, plan: _ColumnsPlan, statement: Any) -> Any:
+        """SQLAlchemy's result of a select of columns, whose keys the plan
+        learns for the next direct reads."""
+        result = super().execute(statement)
+        bind = self._bind_for(plan.mapper)
+        if direct_engine(bind) and bind.dialect not in plan.metadata:
+            compiled_for(plan.compiled, plan.columns, bind.dialect, plan.bind_keys)
+            plan.learn(bind.dialect, result)
+        return result
+
+    def _planned_select(self, statement: Any) -> tuple[_Plan, tuple[Any, ...]] | None:
         """The plan of a statement that may be read directly, and the values of
         its parameters; None if it may not."""
         if (
@@ -386,7 +457,7 @@ class KettleSession(_SASession):
                 known = instance._sa_instance_state.dict
                 if not all(name in known for name in keys):
                     return _MISSING  # expired or deferred: SQLAlchemy refreshes it
-                loaded.append((instance,))
+                loaded.append(instance)
                 continue
             instance = new_instance()
             state = instance._sa_instance_state
@@ -396,13 +467,17 @@ class KettleSession(_SASession):
             state.key = key
             state.session_id = session_id
             identity_map._add_unpresent(state, key)
-            loaded.append((instance,))
+            loaded.append(instance)
             new_states.append(state)
         if len(new_states) > 1 and self.info.get("kettle_strict"):
             counted = [len(new_states)]  # as _count_rows counts a query's loads
             for state in new_states:
                 state.info["kettle_rows"] = counted
-        return IteratorResult(plan.metadata, iter(loaded))
+        # The objects themselves, as SQLAlchemy's loader gives a one-entity
+        # result: scalars() takes them as they are, rows wrap each one.
+        return IteratorResult(
+            plan.metadata, iter(loaded), _source_supports_scalars=True
+        )
 
     # -- direct reads (kettle.db._direct) ----------------------------------------------
 
@@ -493,12 +568,13 @@ class KettleSession(_SASession):
             self._release_direct()
         super()._close_impl(invalidate, is_reset)
 
-    def _quiet_load(self, plan: _GetPlan) -> bool:
-        """Whether nobody listens to a load of the plan's class: no ``load``
-        listener but Kettle's row count (counted as it would count), no
-        reconstructor, no ``loaded_as_persistent`` listener, no
-        ``do_orm_execute`` listener but Kettle's own checks (which look at
-        writes and relationship loads only)."""
+    def _quiet_load(self, plan: _GetPlan | None) -> bool:
+        """Whether nobody listens to a load of the plan's class (or, with no
+        plan, to a select of columns): no ``load`` listener but Kettle's row
+        count (counted as it would count), no reconstructor, no
+        ``loaded_as_persistent`` listener, no ``do_orm_execute`` listener but
+        Kettle's own checks (which look at writes and relationship loads
+        only)."""
         dispatch = self.dispatch
         if dispatch.loaded_as_persistent:
             return False
@@ -506,7 +582,9 @@ class KettleSession(_SASession):
             fn is _check_execute for fn in dispatch.do_orm_execute
         ):
             return False
-        return all(fn is _count_rows for fn in plan.manager.dispatch.load)
+        return plan is None or all(
+            fn is _count_rows for fn in plan.manager.dispatch.load
+        )
 
     def _bind_for(self, mapper: Any = None, clause: Any = None, **kwargs: Any) -> Any:
         """The bind of :meth:`get_bind`, without giving back the direct reads'
