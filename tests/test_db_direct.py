@@ -467,3 +467,47 @@ def test_async_column_selects_read_the_same(database_url, monkeypatch):
         # learned in the first session's first statement; the rest of that
         # session is SQLAlchemy's (it holds SQLAlchemy's connection)
         assert len(bridged) == len(COLUMN_STATEMENTS)
+
+
+def test_async_sessions_close_without_waiting(database_url, monkeypatch):
+    """An ``AsyncSession`` that only read closes without SQLAlchemy's greenlet
+    bridge when giving its connection back sends nothing to the database; when
+    it must (a transaction to end, an overflow connection to close), it closes
+    as SQLAlchemy does. Either way no connection is left checked out."""
+    url = make_url(database_url.url_sync)
+    if database_url.backend == "postgresql":
+        url = url.set(drivername="postgresql")
+    app = _app(
+        url.render_as_string(hide_password=False), {"pool_size": 1, "max_overflow": 1}
+    )
+    db = get_database(app)
+    bridged = []
+    original = AsyncSession.close
+
+    async def counting(self):
+        bridged.append(self)
+        await original(self)
+
+    monkeypatch.setattr(AsyncSession, "close", counting)
+
+    async def main():
+        engine = db.async_engine()  # the engine of this event loop
+        first, second = db.async_session(), db.async_session()
+        assert (await first.get(DirPoem, 1)).title == "Ode"
+        assert (await second.get(DirPoem, 2)).title == "Elegy"
+        assert engine.pool.checkedout() == 2  # the second is the overflow
+        await first.close()  # back into the empty queue: no bridge needed
+        assert engine.pool.checkedout() == 1
+        assert bridged == []
+        await second.close()  # the queue is full: the overflow one is closed
+        assert engine.pool.checkedout() == 0
+        assert bridged == [second]
+        async with db.async_session() as s:
+            (await s.get(DirPoem, 3)).lines = 15  # a write: a transaction to end
+        async with db.async_session() as s:
+            assert (await s.get(DirPoem, 3)).lines == 14  # not committed
+        assert engine.pool.checkedout() == 0
+        await db.dispose_async()
+
+    asyncio.run(main())
+    db.dispose()

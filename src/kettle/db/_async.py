@@ -13,6 +13,7 @@ from ._direct import Compiled
 from ._direct import fetch_async
 from .database import _MISSING
 from .database import KettleSession
+from .engine import FairAsyncPool
 from .engine import QueryBudgetExceeded
 
 __all__ = ("KettleAsyncSession",)
@@ -87,6 +88,16 @@ class KettleAsyncSession(AsyncSession):
             return IteratorResult(plan.metadata[bind.dialect], map(tuple, rows))
         return sync._result(plan.entity, rows)
 
+    async def close(self) -> None:
+        """SQLAlchemy's :meth:`~sqlalchemy.ext.asyncio.AsyncSession.close`;
+        without the greenlet bridge when nothing in it can wait on the database
+        (see :func:`_closes_at_once`)."""
+        sync = self.sync_session
+        if _closes_at_once(sync):
+            sync.close()
+        else:
+            await super().close()
+
     async def _fetch(
         self, bind: Any, compiled: Compiled, values: Any, all_rows: bool
     ) -> Any:
@@ -111,6 +122,33 @@ class KettleAsyncSession(AsyncSession):
         except BaseException:
             sync._kettle_fairy_broken = True
             raise
+
+
+def _closes_at_once(sync: KettleSession) -> bool:
+    """Whether closing ``sync`` sends nothing to the database: no transaction to
+    end, and the direct reads' connection (if any) goes back to the pool's
+    queue as it is (autocommit: nothing to roll back; room in the queue: not
+    closed; no listener but Kettle's own)."""
+    if sync.in_transaction():
+        return False
+    fairy = sync._kettle_fairy
+    if fairy is None:
+        return True
+    engine = sync._kettle_fairy_engine
+    pool = engine.pool
+    if not (
+        not sync._kettle_fairy_broken
+        and isinstance(pool, FairAsyncPool)
+        and pool.checkedin() < pool.size()
+        and not pool.dispatch.checkin
+        and all(getattr(fn, "kettle_reset", False) for fn in pool.dispatch.reset)
+        and fairy.dbapi_connection is not None
+    ):
+        return False
+    try:
+        return bool(engine.dialect.detect_autocommit_setting(fairy.dbapi_connection))
+    except Exception:  # a driver that cannot tell: close it the usual way
+        return False
 
 
 def _asyncpg_plan(sync: KettleSession, bind: Any, plan: Any) -> Compiled | None:

@@ -737,6 +737,7 @@ class Database:
         self._binds: tuple[int, dict[Any, str | None]] = (-1, {})
         self._test_connection: Connection | None = None
         self._default_args: tuple[int, dict[str, Any]] | None = None
+        self._default_async_args: tuple[int, Any, dict[str, Any]] | None = None
         #: Providers of replica sessions, by (bind, asynchronous); see replica().
         self.replica_providers: dict[tuple[str, bool], Any] = {}
         #: Whether the app reports query counts in a Server-Timing header.
@@ -882,8 +883,22 @@ class Database:
         or ``await`` its ``close()``)."""
         from ._async import KettleAsyncSession
 
+        if bind is None and self._test_connection is None:
+            # the common case, made once per event loop's engine (and tables)
+            count = len(self.metadata.tables)
+            engine = self.async_engine()
+            made = self._default_async_args
+            if made is None or made[0] != count or made[1] is not engine:
+                made = self._default_async_args = (
+                    count,
+                    engine,
+                    self._session_args(None, self.async_engine),
+                )
+            args = made[2]
+        else:
+            args = self._session_args(bind, self.async_engine)
         return KettleAsyncSession(
-            **self._session_args(bind, self.async_engine),
+            **args,
             sync_session_class=self._session_class(readonly),
             kettle_stats=stats,
             kettle_strict=self.strict_loading,

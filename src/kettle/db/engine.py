@@ -372,6 +372,7 @@ def _instrument(engine: Engine) -> None:
         def on_reset(dbapi_conn: Any, record: Any, state: Any) -> None:
             _on_reset(dbapi_conn, record, state, dialect=dialect)
 
+        on_reset.kettle_reset = True  # type: ignore[attr-defined]
         event.listen(engine.pool, "reset", on_reset)
     if dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
