@@ -511,3 +511,105 @@ def test_async_sessions_close_without_waiting(database_url, monkeypatch):
 
     asyncio.run(main())
     db.dispose()
+
+
+@pytest.mark.parametrize("options", [{}, {"pool_pre_ping": True}])
+def test_async_reads_take_an_idle_connection_at_once(
+    database_url, monkeypatch, options
+):
+    """On asyncpg a read takes an idle pooled connection without the greenlet
+    bridge, unless taking it may wait on the database: a new connection to
+    open, a ping before use (``pool_pre_ping``), or a connection invalidated."""
+    if database_url.backend != "postgresql":
+        pytest.skip("asyncpg's direct reads")
+    url = make_url(database_url.url_sync).set(drivername="postgresql")
+    app = _app(url.render_as_string(hide_password=False), options)
+    db = get_database(app)
+    import kettle.db._async as direct_async
+
+    bridged = []
+    original = direct_async.greenlet_spawn
+
+    async def counting(fn, *args, **kwargs):
+        bridged.append(fn.__name__)
+        return await original(fn, *args, **kwargs)
+
+    monkeypatch.setattr(direct_async, "greenlet_spawn", counting)
+
+    async def read(ident):
+        async with db.async_session() as s:
+            return (await s.get(DirPoem, ident)).title
+
+    async def main():
+        assert await read(1) == "Ode"  # opens the pool's first connection
+        assert bridged == ["_direct_connection"]
+        del bridged[:]
+        assert await read(2) == "Elegy"
+        assert bridged == ([] if not options else ["_direct_connection"])
+        del bridged[:]
+        async with db.async_session() as s:  # the connection breaks
+            await s.get(DirPoem, 3)
+            s.sync_session._kettle_fairy.invalidate()
+        assert await read(4) == "Haiku"  # reconnects through the bridge
+        assert "_direct_connection" in bridged
+        assert db.async_engine().pool.checkedout() == 0
+        await db.dispose_async()
+
+    asyncio.run(main())
+    db.dispose()
+
+
+def test_async_reads_wait_for_a_connection_in_turn(database_url, monkeypatch):
+    """With every connection in use, an asyncpg read waits for the next one
+    handed back (without the bridge), in turn; the pool's timeout and a
+    cancelled wait lose no connection."""
+    if database_url.backend != "postgresql":
+        pytest.skip("asyncpg's direct reads")
+    url = make_url(database_url.url_sync).set(drivername="postgresql")
+    options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.3}
+    app = _app(url.render_as_string(hide_password=False), options)
+    db = get_database(app)
+    import kettle.db._async as direct_async
+
+    bridged = []
+    original = direct_async.greenlet_spawn
+
+    async def counting(fn, *args, **kwargs):
+        bridged.append(fn.__name__)
+        return await original(fn, *args, **kwargs)
+
+    monkeypatch.setattr(direct_async, "greenlet_spawn", counting)
+
+    async def main():
+        pool = db.async_engine().pool
+        order = []
+
+        async def read(name, ident):
+            async with db.async_session() as s:
+                title = (await s.get(DirPoem, ident)).title
+                order.append(name)
+                await asyncio.sleep(0.05)  # hold the connection a while
+                return title
+
+        assert await read("warm", 1) == "Ode"  # opens the one connection
+        del bridged[:], order[:]
+        titles = await asyncio.gather(read("a", 1), read("b", 2), read("c", 3))
+        assert titles == ["Ode", "Elegy", "Sonnet"]
+        assert order == ["a", "b", "c"]  # first come, first served
+        assert bridged == []
+        holder = db.async_session()
+        await holder.get(DirPoem, 1)
+        with pytest.raises(sqlalchemy.exc.TimeoutError, match="QueuePool limit"):
+            await read("late", 2)
+        waiting = asyncio.ensure_future(read("cancelled", 2))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await holder.close()
+        assert pool.checkedout() == 0
+        assert await read("after", 4) == "Haiku"
+        await db.dispose_async()
+
+    asyncio.run(main())
+    db.dispose()

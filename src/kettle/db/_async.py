@@ -107,7 +107,7 @@ class KettleAsyncSession(AsyncSession):
         sync = self.sync_session
         fairy = sync._kettle_fairy
         if fairy is None:
-            fairy = await greenlet_spawn(sync._direct_connection, bind)
+            fairy = await _connect(sync, bind)
         try:
             return await fetch_async(fairy, compiled, values, sync.info, all_rows)
         except QueryBudgetExceeded:
@@ -122,6 +122,20 @@ class KettleAsyncSession(AsyncSession):
         except BaseException:
             sync._kettle_fairy_broken = True
             raise
+
+
+async def _connect(sync: KettleSession, bind: Any) -> Any:
+    """The direct reads' connection of ``sync``, taken from ``bind``'s pool;
+    without the greenlet bridge where Kettle's pool allows
+    (:meth:`~kettle.db.engine.FairAsyncPool.connect_async`)."""
+    pool = bind.pool
+    if isinstance(pool, FairAsyncPool):
+        fairy = await pool.connect_async()
+        if fairy is not None:
+            sync._kettle_fairy = fairy
+            sync._kettle_fairy_engine = bind
+            return fairy
+    return await greenlet_spawn(sync._direct_connection, bind)
 
 
 def _closes_at_once(sync: KettleSession) -> bool:

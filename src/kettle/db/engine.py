@@ -455,6 +455,84 @@ class FairAsyncPool(AsyncAdaptedQueuePool):
 
     _queue_class = _FairQueue
 
+    def __init__(self, creator: Any, *args: Any, **kw: Any) -> None:
+        super().__init__(creator, *args, **kw)
+        queue = getattr(self, "_pool", None)
+        self._kettle_queue = queue if isinstance(queue, _FairQueue) else None
+        # No ping before use, no age limit: taking an idle connection waits on
+        # nothing (see connect_at_once).
+        self._kettle_at_once = (
+            not args and not kw.get("pre_ping") and kw.get("recycle", -1) < 0
+        )
+        self._kettle_max_overflow: int = kw.get("max_overflow", 10)
+
+    def connect_at_once(self) -> Any:
+        """A pooled connection, taken as :meth:`connect` takes one, when that
+        waits on nothing (so needs no greenlet bridge): an idle connection that
+        is open, not invalidated, and used as it is (no ping, no recycling, no
+        ``checkout`` listener). None otherwise: then :meth:`connect` it is."""
+        queue = self._kettle_queue
+        if (
+            queue is None
+            or not queue._items
+            or not self._kettle_at_once
+            or self.dispatch.checkout
+            or getattr(self, "_invalidate_time", None) != 0
+        ):
+            return None
+        items = queue._items
+        record = items[-1] if queue.use_lifo else items[0]
+        if (
+            record.dbapi_connection is None
+            or getattr(record, "_soft_invalidate_time", None) != 0
+        ):
+            return None
+        return self.connect()
+
+    async def connect_async(self) -> Any:
+        """:meth:`connect_at_once`, or, when the pool is at its limit, the
+        connection the next request to finish hands over, awaited here rather
+        than through the greenlet bridge (first come, first served, and the
+        pool's ``timeout``). None when :meth:`connect` must be used: a
+        connection to open, or one that is not fit to use as it is."""
+        fairy = self.connect_at_once()
+        if fairy is not None:
+            return fairy
+        queue = self._kettle_queue
+        limit = self._kettle_max_overflow
+        if (
+            queue is None
+            or queue._items
+            or not self._kettle_at_once
+            or limit < 0
+            or self.overflow() < limit
+        ):
+            return None
+        waiter = asyncio.get_running_loop().create_future()
+        queue._waiters.append(waiter)
+        try:
+            record = await asyncio.wait_for(waiter, self.timeout())
+        except TimeoutError:
+            from sqlalchemy import exc
+
+            raise exc.TimeoutError(
+                f"QueuePool limit of size {self.size()} overflow "
+                f"{self.overflow()} reached, connection timed out, timeout "
+                f"{self.timeout():.2f}",
+                code="3o7r",
+            ) from None
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                queue.put_nowait(waiter.result())  # handed over as we stopped
+            raise
+        # Back at the head of the queue, where connect() takes it from; nothing
+        # else runs in between.
+        if queue.use_lifo:
+            queue._items.append(record)
+        else:
+            queue._items.appendleft(record)
+        return self.connect_at_once()
+
 
 def _engine_options(url: URL, options: Mapping[str, Any], echo: bool) -> dict[str, Any]:
     opts: dict[str, Any] = {"echo": echo}
