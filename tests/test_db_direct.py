@@ -513,10 +513,25 @@ def test_async_sessions_close_without_waiting(database_url, monkeypatch):
     db.dispose()
 
 
+@pytest.fixture
+def bridged(monkeypatch):
+    """The names of the functions Kettle's async direct reads ran through
+    SQLAlchemy's greenlet bridge."""
+    import kettle.db._async as direct_async
+
+    ran = []
+    original = direct_async.greenlet_spawn
+
+    async def counting(fn, *args, **kwargs):
+        ran.append(fn.__name__)
+        return await original(fn, *args, **kwargs)
+
+    monkeypatch.setattr(direct_async, "greenlet_spawn", counting)
+    return ran
+
+
 @pytest.mark.parametrize("options", [{}, {"pool_pre_ping": True}])
-def test_async_reads_take_an_idle_connection_at_once(
-    database_url, monkeypatch, options
-):
+def test_async_reads_take_an_idle_connection_at_once(database_url, bridged, options):
     """On asyncpg a read takes an idle pooled connection without the greenlet
     bridge, unless taking it may wait on the database: a new connection to
     open, a ping before use (``pool_pre_ping``), or a connection invalidated."""
@@ -525,16 +540,6 @@ def test_async_reads_take_an_idle_connection_at_once(
     url = make_url(database_url.url_sync).set(drivername="postgresql")
     app = _app(url.render_as_string(hide_password=False), options)
     db = get_database(app)
-    import kettle.db._async as direct_async
-
-    bridged = []
-    original = direct_async.greenlet_spawn
-
-    async def counting(fn, *args, **kwargs):
-        bridged.append(fn.__name__)
-        return await original(fn, *args, **kwargs)
-
-    monkeypatch.setattr(direct_async, "greenlet_spawn", counting)
 
     async def read(ident):
         async with db.async_session() as s:
@@ -559,7 +564,7 @@ def test_async_reads_take_an_idle_connection_at_once(
     db.dispose()
 
 
-def test_async_reads_wait_for_a_connection_in_turn(database_url, monkeypatch):
+def test_async_reads_wait_for_a_connection_in_turn(database_url, bridged):
     """With every connection in use, an asyncpg read waits for the next one
     handed back (without the bridge), in turn; the pool's timeout and a
     cancelled wait lose no connection."""
@@ -569,16 +574,6 @@ def test_async_reads_wait_for_a_connection_in_turn(database_url, monkeypatch):
     options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.3}
     app = _app(url.render_as_string(hide_password=False), options)
     db = get_database(app)
-    import kettle.db._async as direct_async
-
-    bridged = []
-    original = direct_async.greenlet_spawn
-
-    async def counting(fn, *args, **kwargs):
-        bridged.append(fn.__name__)
-        return await original(fn, *args, **kwargs)
-
-    monkeypatch.setattr(direct_async, "greenlet_spawn", counting)
 
     async def main():
         pool = db.async_engine().pool
