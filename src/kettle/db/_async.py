@@ -152,6 +152,7 @@ def _closes_at_once(sync: KettleSession) -> bool:
     pool = engine.pool
     if not (
         not sync._kettle_fairy_broken
+        and sync._kettle_cursor is None  # an adapter's cursor: closed in the bridge
         and isinstance(pool, FairAsyncPool)
         and pool.checkedin() < pool.size()
         and not pool.dispatch.checkin

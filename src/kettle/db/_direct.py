@@ -155,25 +155,25 @@ def _count(info: dict[Any, Any], sql: str) -> QueryStats | None:
 
 
 def fetch(
-    fairy: Any,
+    cursor: Any,
     compiled: Compiled,
     values: dict[str, Any] | tuple[Any, ...],
     info: Any,
     all_rows: bool = False,
 ) -> Any:
-    """Run ``compiled`` on a pooled connection's cursor: its first row (or None),
-    or with ``all_rows`` the list of them. Driver errors propagate."""
+    """Run ``compiled`` on a pooled connection's cursor (kept for the next
+    reads): its first row (or None), or with ``all_rows`` the list of them.
+    Driver errors propagate."""
     stats = _count(info, compiled.sql)
-    t0 = time.perf_counter() if stats is not None else 0.0
-    cursor = fairy.dbapi_connection.cursor()
+    if stats is None:
+        cursor.execute(compiled.sql, compiled.parameters(values))
+        return cursor.fetchall() if all_rows else cursor.fetchone()
+    t0 = time.perf_counter()
     try:
         cursor.execute(compiled.sql, compiled.parameters(values))
-        row = cursor.fetchall() if all_rows else cursor.fetchone()
+        return cursor.fetchall() if all_rows else cursor.fetchone()
     finally:
-        cursor.close()
-        if stats is not None:
-            stats.time += time.perf_counter() - t0
-    return row
+        stats.time += time.perf_counter() - t0
 
 
 async def fetch_async(

@@ -483,6 +483,7 @@ class KettleSession(_SASession):
 
     _kettle_fairy: Any = None  # the pooled DBAPI connection direct reads use
     _kettle_fairy_engine: Any = None
+    _kettle_cursor: Any = None  # the direct reads' cursor on that connection
     _kettle_fairy_broken = False  # interrupted mid-read: discard, do not pool
 
     def _direct_plan(
@@ -530,7 +531,16 @@ class KettleSession(_SASession):
             return _MISSING
         fairy = self._direct_connection(bind)
         try:
-            return fetch(fairy, compiled, values, self.info, all_rows)
+            cursor = self._kettle_cursor
+            if cursor is None:
+                cursor = fairy.dbapi_connection.cursor()
+                if bind.dialect.is_async:  # an adapter's: closed now, in the bridge
+                    try:
+                        return fetch(cursor, compiled, values, self.info, all_rows)
+                    finally:
+                        cursor.close()
+                self._kettle_cursor = cursor  # kept for the session's next reads
+            return fetch(cursor, compiled, values, self.info, all_rows)
         except bind.dialect.loaded_dbapi.Error as exc:
             broken = bind.dialect.is_disconnect(exc, fairy.dbapi_connection, None)
             self._release_direct(exc if broken else None)
@@ -547,10 +557,16 @@ class KettleSession(_SASession):
         fairy = self._kettle_fairy
         if fairy is None:
             return
-        self._kettle_fairy = self._kettle_fairy_engine = None
+        cursor = self._kettle_cursor
+        self._kettle_fairy = self._kettle_fairy_engine = self._kettle_cursor = None
         if error is not None or self._kettle_fairy_broken:
             self._kettle_fairy_broken = False
+            if cursor is not None:
+                with contextlib.suppress(Exception):  # its connection is gone
+                    cursor.close()
             fairy.invalidate(error)
+        elif cursor is not None:
+            cursor.close()
         fairy.close()
 
     def get_bind(self, mapper: Any = None, clause: Any = None, **kwargs: Any) -> Any:
@@ -567,6 +583,12 @@ class KettleSession(_SASession):
                 self._kettle_fairy_broken = True
             self._release_direct()
         super()._close_impl(invalidate, is_reset)
+
+    def expunge_all(self) -> None:
+        """SQLAlchemy's :meth:`~sqlalchemy.orm.Session.expunge_all`, which an
+        empty session (one that read only rows, or nothing) skips."""
+        if self._new or self._deleted or len(self.identity_map):
+            super().expunge_all()
 
     def _quiet_load(self, plan: _GetPlan | None) -> bool:
         """Whether nobody listens to a load of the plan's class (or, with no
