@@ -6,7 +6,7 @@ pool from ``KETTLE_DATABASE_ENGINE_OPTIONS``), as any Kettle setting does.
 """
 
 import random
-from operator import attrgetter
+from operator import itemgetter
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +42,7 @@ async def fortunes(db: AsyncSession):
     # the columns, not objects: what Django's entry reads with values()
     rows = (await db.execute(select(Fortune.id, Fortune.message))).all()
     rows.append(FortuneRow(0, ADDITIONAL))
-    rows.sort(key=attrgetter("message"))
+    rows.sort(key=itemgetter(1))  # (id, message) rows
     return HTMLResponse(fortunes_html.render(fortunes=rows))
 
 

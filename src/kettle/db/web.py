@@ -60,18 +60,17 @@ def _stats(conn: HTTPConnection, db: Database) -> QueryStats | None:
     """The request's statistics, made on its first session: when the app counts
     queries (``DATABASE_QUERY_STATS``), a budget applies, or the ``kettle.db``
     logger would log them."""
+    route = conn.route
+    budget = db.query_budget
+    if route is not None:
+        budget = getattr(route.endpoint, _BUDGET, budget)
+    if budget is None and not db.query_stats and not log.isEnabledFor(DEBUG):
+        return None  # nothing counts: the request's state is not even made
     state = conn.state
     if _STATS in state:
         stats: QueryStats = getattr(state, _STATS)
         return stats
-    route = conn.route
-    budget = db.query_budget
-    where = ""
-    if route is not None:
-        budget = getattr(route.endpoint, _BUDGET, budget)
-        where = route.name or ""
-    if budget is None and not db.query_stats and not log.isEnabledFor(DEBUG):
-        return None
+    where = (route.name or "") if route is not None else ""
     stats = QueryStats(budget, where, raise_over=db.strict_loading)
     setattr(state, _STATS, stats)
     return stats
