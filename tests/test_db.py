@@ -658,6 +658,28 @@ def test_replica_reads_and_refuses_writes(database_url, make_client):
     get_database(app).dispose()
 
 
+def test_query_count_spans_every_session_of_a_request(database_url, make_client):
+    """The main session and a replica's, in one request, count into one total."""
+    app = Kettle(
+        env_file=None,
+        DATABASE_URL=database_url.url_sync,
+        DATABASE_BINDS={"replica": database_url.url_sync},
+        DEBUG=True,
+    )
+    get_database(app).create_all()
+
+    @app.get("/both")
+    def both(db: Session, read: ReadDB):
+        db.get(DbAuthor, 1)
+        list(read.scalars(select(DbAuthor.name)))
+        return {}
+
+    add_books(app, 0, "Rita")
+    r = make_client(app).get("/both")
+    assert 'desc="2 queries"' in r.headers["server-timing"]
+    get_database(app).dispose()
+
+
 # -- tests in a rolled-back transaction ------------------------------------------
 
 
