@@ -630,15 +630,24 @@ def test_binds_route_models_to_their_database(database_url, tmp_path, make_clien
 ReadDB = Annotated[Session, Depends(replica("replica"))]
 
 
-def test_replica_reads_and_refuses_writes(database_url, make_client):
+@pytest.fixture
+def replica_app(database_url):
+    """A debug app whose "replica" bind is a stand-in: the same database under a
+    second name. Its tables are made, and Rita is an author."""
     app = Kettle(
         env_file=None,
         DATABASE_URL=database_url.url_sync,
-        # A stand-in replica: the same database under a second name.
         DATABASE_BINDS={"replica": database_url.url_sync},
         DEBUG=True,
     )
     get_database(app).create_all()
+    add_books(app, 0, "Rita")
+    yield app
+    get_database(app).dispose()
+
+
+def test_replica_reads_and_refuses_writes(replica_app, make_client):
+    app = replica_app
 
     @app.get("/names")
     def names(db: ReadDB):
@@ -649,24 +658,16 @@ def test_replica_reads_and_refuses_writes(database_url, make_client):
         db.add(DbAuthor(name="nope"))
         return {}
 
-    add_books(app, 0, "Rita")
     client = make_client(app, raise_server_exceptions=False)
     assert client.get("/names").json() == ["Rita"]
     r = client.post("/names")
     assert r.status_code == 500 and "ReadOnlySessionError" in r.text
     assert replica("replica") is replica("replica")
-    get_database(app).dispose()
 
 
-def test_query_count_spans_every_session_of_a_request(database_url, make_client):
+def test_query_count_spans_every_session_of_a_request(replica_app, make_client):
     """The main session and a replica's, in one request, count into one total."""
-    app = Kettle(
-        env_file=None,
-        DATABASE_URL=database_url.url_sync,
-        DATABASE_BINDS={"replica": database_url.url_sync},
-        DEBUG=True,
-    )
-    get_database(app).create_all()
+    app = replica_app
 
     @app.get("/both")
     def both(db: Session, read: ReadDB):
@@ -674,10 +675,8 @@ def test_query_count_spans_every_session_of_a_request(database_url, make_client)
         list(read.scalars(select(DbAuthor.name)))
         return {}
 
-    add_books(app, 0, "Rita")
     r = make_client(app).get("/both")
     assert 'desc="2 queries"' in r.headers["server-timing"]
-    get_database(app).dispose()
 
 
 # -- tests in a rolled-back transaction ------------------------------------------

@@ -163,18 +163,24 @@ def test_get_with_options_takes_sqlalchemys_way(get_app):
         assert s.get(GetBook, {"id": 1}) is book
 
 
-def test_plain_models_skip_the_orm_statement(get_app, monkeypatch):
-    """The shorter way reads a plain model's row without an ORM statement; a model
-    with a reconstructor still goes through one."""
-    db = get_database(get_app)
-    ran = []
+@pytest.fixture
+def ran(monkeypatch):
+    """The statements sessions ran through ``execute()``."""
+    statements = []
     execute = KettleSession.execute
 
     def counting(self, statement, *args, **kwargs):
-        ran.append(statement)
+        statements.append(statement)
         return execute(self, statement, *args, **kwargs)
 
     monkeypatch.setattr(KettleSession, "execute", counting)
+    return statements
+
+
+def test_plain_models_skip_the_orm_statement(get_app, ran):
+    """The shorter way reads a plain model's row without an ORM statement; a model
+    with a reconstructor still goes through one."""
+    db = get_database(get_app)
     with db.session() as s:
         assert s.get(GetBook, 1).title == "Odes"
         assert ran == []
@@ -182,16 +188,8 @@ def test_plain_models_skip_the_orm_statement(get_app, monkeypatch):
         assert len(ran) == 1
 
 
-def test_async_get(get_app, monkeypatch):
+def test_async_get(get_app, ran):
     db = get_database(get_app)
-    ran = []
-    execute = KettleSession.execute
-
-    def counting(self, statement, *args, **kwargs):
-        ran.append(statement)
-        return execute(self, statement, *args, **kwargs)
-
-    monkeypatch.setattr(KettleSession, "execute", counting)
 
     async def main():
         async with db.async_session() as s:

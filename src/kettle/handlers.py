@@ -1080,27 +1080,10 @@ class HandlerPlan:
         return list(out.values())
 
 
-_context_managers: dict[Callable[..., Any], Callable[..., Any]] = {}
-_async_context_managers: dict[Callable[..., Any], Callable[..., Any]] = {}
-
-
-def _context_manager(provider: Callable[..., Any]) -> Callable[..., Any]:
-    """``contextlib.contextmanager(provider)``, made once per provider rather
-    than once per request (it copies the function's metadata each time)."""
-    made = _context_managers.get(provider)
-    if made is None:
-        made = _context_managers[provider] = contextlib.contextmanager(provider)
-    return made
-
-
-def _async_context_manager(provider: Callable[..., Any]) -> Callable[..., Any]:
-    """``contextlib.asynccontextmanager(provider)``, made once per provider."""
-    made = _async_context_managers.get(provider)
-    if made is None:
-        made = _async_context_managers[provider] = contextlib.asynccontextmanager(
-            provider
-        )
-    return made
+#: ``contextlib.contextmanager(provider)`` and its async twin, made once per
+#: provider rather than once per request (each copies the function's metadata).
+_context_manager = functools.cache(contextlib.contextmanager)
+_async_context_manager = functools.cache(contextlib.asynccontextmanager)
 
 
 async def _call_async(

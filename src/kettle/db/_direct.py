@@ -165,15 +165,13 @@ def fetch(
     reads): its first row (or None), or with ``all_rows`` the list of them.
     Driver errors propagate."""
     stats = _count(info, compiled.sql)
-    if stats is None:
-        cursor.execute(compiled.sql, compiled.parameters(values))
-        return cursor.fetchall() if all_rows else cursor.fetchone()
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if stats is not None else 0.0
     try:
         cursor.execute(compiled.sql, compiled.parameters(values))
         return cursor.fetchall() if all_rows else cursor.fetchone()
     finally:
-        stats.time += time.perf_counter() - t0
+        if stats is not None:
+            stats.time += time.perf_counter() - t0
 
 
 async def fetch_async(

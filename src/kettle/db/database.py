@@ -181,11 +181,11 @@ class _ColumnsPlan:
         self.bind_keys = tuple(bind.key for bind in cache_key.bindparams)
         self.metadata: dict[Any, Any] = {}
 
-    def learn(self, dialect: Any, result: Any) -> None:
+    def learn(self, dialect: Any, result: Any, compiled: Compiled | None) -> None:
         """Keep the keys of ``result``, SQLAlchemy's result for this shape, when
-        its rows are the driver's rows as they are: one value per selected
-        column, in order, none converted."""
-        compiled = self.compiled.get(dialect)
+        its rows are the driver's rows as they are (``compiled``, the statement
+        compiled for ``dialect``, reads them): one value per selected column, in
+        order, none converted."""
         metadata = getattr(result, "_metadata", None)
         if (
             compiled is not None
@@ -361,9 +361,13 @@ class KettleSession(_SASession):
         SQLAlchemy's loader puts a new one; ``_MISSING`` when the map already
         holds that identity (a flush put it there, or the key was cast)."""
         key = (plan.identity_class, (row[plan.pk_index],), None)
-        identity_map = self.identity_map
-        if key in identity_map:
+        if key in self.identity_map:
             return _MISSING
+        return self._new_object(plan, key, row)
+
+    def _new_object(self, plan: _GetPlan, key: Any, row: Any) -> Any:
+        """A new object of ``plan``'s class from ``row``, put in the identity
+        map under ``key`` as SQLAlchemy's loader puts one."""
         instance = plan.manager.new_instance()
         state = instance._sa_instance_state
         values = state.dict
@@ -371,7 +375,7 @@ class KettleSession(_SASession):
             values[name] = value
         state.key = key
         state.session_id = self.hash_key
-        identity_map._add_unpresent(state, key)
+        self.identity_map._add_unpresent(state, key)
         return instance
 
     def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
@@ -415,9 +419,12 @@ class KettleSession(_SASession):
         learns for the next direct reads."""
         result = super().execute(statement)
         bind = self._bind_for(plan.mapper)
-        if direct_engine(bind) and bind.dialect not in plan.metadata:
-            compiled_for(plan.compiled, plan.columns, bind.dialect, plan.bind_keys)
-            plan.learn(bind.dialect, result)
+        dialect = bind.dialect
+        if direct_engine(bind) and dialect not in plan.metadata:
+            compiled = compiled_for(
+                plan.compiled, plan.columns, dialect, plan.bind_keys
+            )
+            plan.learn(dialect, result, compiled)
         return result
 
     def _planned_select(self, statement: Any) -> tuple[_Plan, tuple[Any, ...]] | None:
@@ -446,8 +453,6 @@ class KettleSession(_SASession):
         identity_class = plan.identity_class
         pk_index = plan.pk_index
         keys = plan.keys
-        new_instance = plan.manager.new_instance
-        session_id = self.hash_key
         loaded: list[Any] = []
         new_states: list[Any] = []
         for row in rows:
@@ -459,16 +464,9 @@ class KettleSession(_SASession):
                     return _MISSING  # expired or deferred: SQLAlchemy refreshes it
                 loaded.append(instance)
                 continue
-            instance = new_instance()
-            state = instance._sa_instance_state
-            values = state.dict
-            for name, value in zip(keys, row, strict=True):
-                values[name] = value
-            state.key = key
-            state.session_id = session_id
-            identity_map._add_unpresent(state, key)
+            instance = self._new_object(plan, key, row)
             loaded.append(instance)
-            new_states.append(state)
+            new_states.append(instance._sa_instance_state)
         if len(new_states) > 1 and self.info.get("kettle_strict"):
             counted = [len(new_states)]  # as _count_rows counts a query's loads
             for state in new_states:
@@ -758,8 +756,9 @@ class Database:
         self._async_engines: dict[tuple[str | None, object], AsyncEngine] = {}
         self._binds: tuple[int, dict[Any, str | None]] = (-1, {})
         self._test_connection: Connection | None = None
-        self._default_args: tuple[int, dict[str, Any]] | None = None
-        self._default_async_args: tuple[int, Any, dict[str, Any]] | None = None
+        #: Per kind of engine ("engine", "async_engine"): the number of tables,
+        #: the engine and the session arguments made for them.
+        self._default_args: dict[str, tuple[int, Any, dict[str, Any]]] = {}
         #: Providers of replica sessions, by (bind, asynchronous); see replica().
         self.replica_providers: dict[tuple[str, bool], Any] = {}
         #: Whether the app reports query counts in a Server-Timing header.
@@ -874,21 +873,8 @@ class Database:
             readonly: Refuse to write (for a replica).
             stats: Count statements and their time into this.
         """
-        cls = self._session_class(readonly)
-        if bind is None and self._test_connection is None:
-            # the common case, made once (until more tables are mapped)
-            count = len(self.metadata.tables)
-            made = self._default_args
-            if made is None or made[0] != count:
-                made = self._default_args = (
-                    count,
-                    self._session_args(None, self.engine),
-                )
-            args = made[1]
-        else:
-            args = self._session_args(bind, self.engine)
-        return cls(
-            **args,
+        return self._session_class(readonly)(
+            **self._cached_session_args(bind, self.engine),
             kettle_stats=stats,
             kettle_strict=self.strict_loading,
             kettle_readonly=readonly,
@@ -905,22 +891,8 @@ class Database:
         or ``await`` its ``close()``)."""
         from ._async import KettleAsyncSession
 
-        if bind is None and self._test_connection is None:
-            # the common case, made once per event loop's engine (and tables)
-            count = len(self.metadata.tables)
-            engine = self.async_engine()
-            made = self._default_async_args
-            if made is None or made[0] != count or made[1] is not engine:
-                made = self._default_async_args = (
-                    count,
-                    engine,
-                    self._session_args(None, self.async_engine),
-                )
-            args = made[2]
-        else:
-            args = self._session_args(bind, self.async_engine)
         return KettleAsyncSession(
-            **args,
+            **self._cached_session_args(bind, self.async_engine),
             sync_session_class=self._session_class(readonly),
             kettle_stats=stats,
             kettle_strict=self.strict_loading,
@@ -931,6 +903,19 @@ class Database:
         """Sessions that check each statement (for N+1 loads or writes) when
         strict loading is on or the session is read-only; plain ones otherwise."""
         return CheckedSession if readonly or self.strict_loading else KettleSession
+
+    def _cached_session_args(self, bind: str | None, engine: Any) -> dict[str, Any]:
+        """:meth:`_session_args`; in the common case (the app's own databases,
+        no test transaction) made once per engine and count of tables."""
+        if bind is not None or self._test_connection is not None:
+            return self._session_args(bind, engine)
+        count = len(self.metadata.tables)
+        main = engine()  # the sync engine, or this event loop's async one
+        made = self._default_args.get(engine.__name__)
+        if made is None or made[0] != count or made[1] is not main:
+            made = (count, main, self._session_args(None, engine))
+            self._default_args[engine.__name__] = made
+        return made[2]
 
     def _session_args(self, bind: str | None, engine: Any) -> dict[str, Any]:
         args: dict[str, Any] = {"expire_on_commit": False}

@@ -51,10 +51,10 @@ __all__ = (
     "QueryBudgetExceeded",
     "QueryStats",
     "begin_now",
-    "holds_transaction",
     "create_async_engine",
     "create_sync_engine",
     "driver_urls",
+    "holds_transaction",
 )
 
 log = logging.getLogger("kettle.db")
@@ -435,18 +435,33 @@ class _FairQueue(QueueCommon[Any]):
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         if self._items or not block:
             return self.get_nowait()
+        try:
+            return await_(self.wait(timeout))
+        except TimeoutError:
+            raise Empty() from None
+
+    async def wait(self, timeout: float | None) -> Any:
+        """The next item put, once every task that waited longer has its own;
+        ``TimeoutError`` after ``timeout`` seconds (None: no limit)."""
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            if timeout is None:
-                return await_(waiter)
-            return await_(asyncio.wait_for(waiter, timeout))
-        except TimeoutError:
-            raise Empty() from None
+            return await asyncio.wait_for(waiter, timeout)
         except BaseException:
             if waiter.done() and not waiter.cancelled():
-                self.put_nowait(waiter.result())  # handed over as we were cancelled
+                self.put_nowait(waiter.result())  # handed over as we stopped
             raise
+
+    def peek(self) -> Any:
+        """The item :meth:`get_nowait` would take (the queue holds one)."""
+        return self._items[-1] if self.use_lifo else self._items[0]
+
+    def put_back(self, item: Any) -> None:
+        """Put ``item`` where :meth:`get_nowait` takes the next one from."""
+        if self.use_lifo:
+            self._items.append(item)
+        else:
+            self._items.appendleft(item)
 
 
 class FairAsyncPool(AsyncAdaptedQueuePool):
@@ -474,14 +489,13 @@ class FairAsyncPool(AsyncAdaptedQueuePool):
         queue = self._kettle_queue
         if (
             queue is None
-            or not queue._items
+            or queue.empty()
             or not self._kettle_at_once
             or self.dispatch.checkout
             or getattr(self, "_invalidate_time", None) != 0
         ):
             return None
-        items = queue._items
-        record = items[-1] if queue.use_lifo else items[0]
+        record = queue.peek()
         if (
             record.dbapi_connection is None
             or getattr(record, "_soft_invalidate_time", None) != 0
@@ -502,16 +516,14 @@ class FairAsyncPool(AsyncAdaptedQueuePool):
         limit = self._kettle_max_overflow
         if (
             queue is None
-            or queue._items
+            or not queue.empty()
             or not self._kettle_at_once
             or limit < 0
             or self.overflow() < limit
         ):
             return None
-        waiter = asyncio.get_running_loop().create_future()
-        queue._waiters.append(waiter)
         try:
-            record = await asyncio.wait_for(waiter, self.timeout())
+            record = await queue.wait(self.timeout())
         except TimeoutError:
             from sqlalchemy import exc
 
@@ -521,16 +533,8 @@ class FairAsyncPool(AsyncAdaptedQueuePool):
                 f"{self.timeout():.2f}",
                 code="3o7r",
             ) from None
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                queue.put_nowait(waiter.result())  # handed over as we stopped
-            raise
-        # Back at the head of the queue, where connect() takes it from; nothing
-        # else runs in between.
-        if queue.use_lifo:
-            queue._items.append(record)
-        else:
-            queue._items.appendleft(record)
+        # Back where connect() takes it from; nothing else runs in between.
+        queue.put_back(record)
         return self.connect_at_once()
 
 
