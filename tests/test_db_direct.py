@@ -6,12 +6,17 @@ they cannot do exactly as SQLAlchemy would goes through SQLAlchemy."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import time
 
 import pytest
 import sqlalchemy.exc
+from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL
 from sqlalchemy import ForeignKey
+from sqlalchemy import Select
 from sqlalchemy import String
 from sqlalchemy import TypeDecorator
+from sqlalchemy import bindparam
 from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
@@ -34,6 +39,7 @@ from kettle.db import NPlusOneError
 from kettle.db import QueryBudgetExceeded
 from kettle.db import QueryStats
 from kettle.db import get_database
+from kettle.db.engine import Borrowed
 
 
 class DirAuthor(Model):
@@ -214,6 +220,72 @@ def test_column_selects_give_what_sqlalchemy_gives(app, connects):
         assert s.scalars(select(type_coerce(DirPoem.title, Shout))).first().isupper()
 
 
+def test_bare_selects_are_found_without_a_cache_key(app, connects, monkeypatch):
+    """A select of columns or of a class and nothing else (``select(Post.id,
+    Post.title)``) finds its plan by what it selects, without SQLAlchemy's cache
+    key; the same columns with criteria, another label style, or bound values
+    of their own are still told apart."""
+    import kettle.db.database as database
+
+    keys = []
+    original = Select._generate_cache_key
+
+    def counting(self):
+        keys.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Select, "_generate_cache_key", counting)
+    db = get_database(app)
+    short = [(1, "Ode"), (3, "Sonnet")]
+    with db.session() as s:  # learns each shape
+        s.execute(select(DirPoem.id, DirPoem.title)).all()
+        s.scalars(select(DirPoem)).all()
+    with db.session() as s:
+        del keys[:], connects[:]
+        rows = s.execute(select(DirPoem.id, DirPoem.title)).all()
+        assert sorted(rows) == [(1, "Ode"), (2, "Elegy"), (3, "Sonnet"), (4, "Haiku")]
+        assert sorted(rows)[0].title == "Ode"
+        assert sorted(p.id for p in s.scalars(select(DirPoem))) == [1, 2, 3, 4]
+        assert keys == [] and connects == []  # found by what they select
+
+    def narrowed():
+        return select(DirPoem.id, DirPoem.title).where(DirPoem.lines == 14)
+
+    def labelled():
+        return select(DirPoem.id, DirPoem.title).set_label_style(
+            LABEL_STYLE_TABLENAME_PLUS_COL
+        )
+
+    for _ in range(2):  # learned, then read directly: one statement a session
+        with db.session() as s:
+            assert sorted(s.execute(narrowed()).all()) == short
+        with db.session() as s:
+            assert s.execute(labelled()).first()._fields == (
+                "dir_poem_id",
+                "dir_poem_title",
+            )
+        with db.session() as s:
+            assert s.execute(select(DirPoem.id, DirPoem.title)).first()._fields == (
+                "id",
+                "title",
+            )
+    counter = [7]
+    tag = bindparam("tag", callable_=lambda: counter[0])
+    with db.session() as s:
+        assert s.execute(select(DirPoem.id, tag).where(DirPoem.id == 1)).one() == (
+            1,
+            7,
+        )
+        counter[0] = 8  # the same elements, another value
+        for _ in range(2):
+            assert sorted(s.execute(select(DirPoem.id, tag)).all())[0] == (1, 8)
+    monkeypatch.setattr(database, "_SELECT_PLANS_MAX", 3)
+    with db.session() as s:  # elements made anew each time: kept, then dropped
+        for _ in range(5):
+            assert s.execute(select(func.count(DirPoem.id))).scalar_one() == 4
+            assert len(database._bare_plans) <= 3
+
+
 def test_direct_objects_are_the_sessions_own(app, connects):
     db = get_database(app)
     with db.session() as s:
@@ -340,6 +412,63 @@ def test_listeners_take_sqlalchemys_way(app, connects):
         assert len(seen) == 2
     finally:
         event.remove(engine, "before_cursor_execute", statement)
+
+
+def test_reads_borrow_a_connection_as_sqlalchemy_would_hand_it(small_app):
+    """Direct reads take an idle pooled connection without SQLAlchemy's checkout,
+    and give it back without its check-in, where those would do nothing else:
+    pool listeners see SQLAlchemy's own, a connection invalidated meanwhile is
+    replaced, and one never given back (its session dropped) is not lost."""
+    db = get_database(small_app)
+    pool = db.engine().pool
+    opened = []
+    event.listen(pool, "connect", lambda *args: opened.append(1))
+    with db.session() as s:
+        assert s.get(DirPoem, 1).title == "Ode"
+        assert isinstance(s._kettle_fairy, Borrowed)
+        assert pool.checkedout() == 1
+    assert pool.checkedout() == 0
+    seen = []
+
+    def checkout(*args):
+        seen.append("checkout")
+
+    event.listen(pool, "checkout", checkout)
+    try:
+        with db.session() as s:
+            assert s.get(DirPoem, 2).title == "Elegy"
+            assert not isinstance(s._kettle_fairy, Borrowed)
+        assert seen == ["checkout"]  # SQLAlchemy's way while someone listens
+    finally:
+        event.remove(pool, "checkout", checkout)
+    with db.engine().connect() as conn:  # the pool's one connection
+        time.sleep(0.05)  # SQLAlchemy compares times: let the clock move
+        conn.connection.invalidate(soft=True)  # to be replaced at its next use
+    del opened[:]
+    with db.session() as s:
+        assert s.get(DirPoem, 3).title == "Sonnet"
+    assert opened == [1]  # replaced, not used as it was
+    with db.session() as s:
+        s.get(DirPoem, 1)
+
+        def checkin(*args):
+            seen.append("checkin")
+
+        event.listen(pool, "checkin", checkin)  # while the connection is out
+    event.remove(pool, "checkin", checkin)
+    assert "checkin" not in seen and pool.checkedout() == 0
+    del opened[:]
+    with db.session() as s:
+        assert s.get(DirPoem, 4).title == "Haiku"
+    assert opened == [1]  # discarded rather than returned unannounced
+    dropped = db.session()
+    assert dropped.get(DirPoem, 1).title == "Ode"
+    assert pool.checkedout() == 1
+    del dropped
+    gc.collect()
+    assert pool.checkedout() == 0
+    with db.session() as s:  # the pool's one connection is usable again
+        assert s.get(DirPoem, 2).title == "Elegy"
 
 
 def test_a_driver_error_is_sqlalchemys_error(app):

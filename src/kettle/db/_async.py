@@ -13,6 +13,7 @@ from ._direct import Compiled
 from ._direct import fetch_async
 from .database import _MISSING
 from .database import KettleSession
+from .engine import Borrowed
 from .engine import FairAsyncPool
 from .engine import QueryBudgetExceeded
 
@@ -142,26 +143,32 @@ def _closes_at_once(sync: KettleSession) -> bool:
     """Whether closing ``sync`` sends nothing to the database: no transaction to
     end, and the direct reads' connection (if any) goes back to the pool's
     queue as it is (autocommit: nothing to roll back; room in the queue: not
-    closed; no listener but Kettle's own)."""
+    closed; taken by :func:`~kettle.db.engine.borrow`, or else no listener but
+    Kettle's own)."""
     if sync.in_transaction():
         return False
     fairy = sync._kettle_fairy
     if fairy is None:
         return True
-    engine = sync._kettle_fairy_engine
-    pool = engine.pool
-    if not (
-        not sync._kettle_fairy_broken
-        and sync._kettle_cursor is None  # an adapter's cursor: closed in the bridge
-        and isinstance(pool, FairAsyncPool)
-        and pool.checkedin() < pool.size()
-        and not pool.dispatch.checkin
-        and all(getattr(fn, "kettle_reset", False) for fn in pool.dispatch.reset)
-        and fairy.dbapi_connection is not None
+    pool = sync._kettle_fairy_engine.pool
+    if (
+        sync._kettle_fairy_broken
+        or sync._kettle_cursor is not None  # an adapter's cursor: closed in the bridge
+        or not isinstance(pool, FairAsyncPool)
+        or pool.checkedin() >= pool.size()  # an overflow connection, to close
+    ):
+        return False
+    if isinstance(fairy, Borrowed):
+        return True
+    if (
+        pool.dispatch.checkin
+        or not all(getattr(fn, "kettle_reset", False) for fn in pool.dispatch.reset)
+        or fairy.dbapi_connection is None
     ):
         return False
     try:
-        return bool(engine.dialect.detect_autocommit_setting(fairy.dbapi_connection))
+        dialect = sync._kettle_fairy_engine.dialect
+        return bool(dialect.detect_autocommit_setting(fairy.dbapi_connection))
     except Exception:  # a driver that cannot tell: close it the usual way
         return False
 

@@ -40,6 +40,7 @@ from .engine import STATS
 from .engine import QueryBudgetExceeded
 from .engine import QueryStats
 from .engine import begin_now
+from .engine import borrow
 from .engine import caller
 from .engine import create_async_engine
 from .engine import create_sync_engine
@@ -205,6 +206,25 @@ _Plan = _SelectPlan | _ColumnsPlan
 #: :class:`_ColumnsPlan`, or None where it cannot be read directly.
 _select_plans: dict[Any, _Plan | None] = {}
 _SELECT_PLANS_MAX = 2000
+
+#: What a ``select()`` of columns or entities alone (no criteria, no options,
+#: nothing but what it selects) holds.
+_BARE_SELECT = frozenset(("_propagate_attrs", "_raw_columns", "_label_style"))
+
+#: Per bare select (:data:`_BARE_SELECT`): its label style and the identities of
+#: the elements it selects (a mapped attribute's column, a mapped class: the same
+#: objects in each ``select(Post.id, Post.title)``), to the elements (kept alive,
+#: so no other object takes their identity) and the statement's plan. Found
+#: without making the statement's cache key. Statements with bound values
+#: (each statement's own) are not kept.
+_bare_plans: dict[tuple[Any, ...], tuple[tuple[Any, ...], _Plan | None]] = {}
+
+
+def _bare_signature(statement: Select[Any]) -> tuple[Any, ...] | None:
+    """The key of a bare select in :data:`_bare_plans`; None for any other."""
+    if statement.__dict__.keys() != _BARE_SELECT:
+        return None
+    return (statement._label_style, *map(id, statement._raw_columns))
 
 
 def _select_plan(statement: Select[Any], cache_key: Any) -> _Plan | None:
@@ -436,12 +456,26 @@ class KettleSession(_SASession):
             or self.execution_options
         ):
             return None
+        signature = _bare_signature(statement)
+        if signature is not None:
+            bare = _bare_plans.get(signature)
+            if bare is not None:
+                plan = bare[1]
+                if plan is None or not self._quiet_load(plan.entity):
+                    return None
+                return plan, ()
         cache_key = statement._generate_cache_key()
         if cache_key is None:
             return None
         plan = _select_plans.get(cache_key.key, _NOT_PLANNED)
         if plan is _NOT_PLANNED:
             plan = _select_plan(statement, cache_key)
+        if signature is not None and not cache_key.bindparams:
+            if len(_bare_plans) >= _SELECT_PLANS_MAX:
+                # filled by elements made anew for each statement (func.count(),
+                # say), which are never found again: start over
+                _bare_plans.clear()
+            _bare_plans[signature] = (tuple(statement._raw_columns), plan)
         if plan is None or not self._quiet_load(plan.entity):
             return None
         return plan, tuple(bind.effective_value for bind in cache_key.bindparams)
@@ -508,7 +542,8 @@ class KettleSession(_SASession):
     def _direct_connection(self, bind: Engine) -> Any:
         fairy = self._kettle_fairy
         if fairy is None:
-            fairy = self._kettle_fairy = bind.raw_connection()
+            fairy = borrow(bind.pool) or bind.raw_connection()
+            self._kettle_fairy = fairy
             self._kettle_fairy_engine = bind
         return fairy
 
