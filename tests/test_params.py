@@ -478,6 +478,95 @@ def test_dependencies_sync_async_generator_cached(app, make_client):
     assert "handler" not in calls
 
 
+def test_generator_dependencies_close_in_reverse_seeing_the_error(app, make_client):
+    """One generator dependency alone, then two and three (async and sync, in an
+    async handler and a def one): each closes after the handler, the last opened
+    first, and each sees the handler's exception."""
+    calls: list[str] = []
+
+    def opener(name):
+        async def agen():
+            calls.append(f"open {name}")
+            try:
+                yield name
+            except ZeroDivisionError:
+                calls.append(f"{name} saw error")
+                raise
+            finally:
+                calls.append(f"close {name}")
+
+        def gen():
+            calls.append(f"open {name}")
+            try:
+                yield name
+            except ZeroDivisionError:
+                calls.append(f"{name} saw error")
+                raise
+            finally:
+                calls.append(f"close {name}")
+
+        return agen if name.startswith("a") else gen
+
+    first, second, third = opener("a1"), opener("s2"), opener("a3")
+
+    @app.get("/one")
+    async def one(x: str = Depends(first), boom: bool = False):
+        calls.append("handler")
+        if boom:
+            1 / 0
+        return {"v": x}
+
+    @app.get("/three")
+    async def three(
+        x: str = Depends(first),
+        y: str = Depends(second),
+        z: str = Depends(third),
+        boom: bool = False,
+    ):
+        calls.append("handler")
+        if boom:
+            1 / 0
+        return {"v": x + y + z}
+
+    @app.get("/sync-three")
+    def sync_three(
+        x: str = Depends(second),
+        y: str = Depends(first),
+        z: str = Depends(third),
+        boom: bool = False,
+    ):
+        calls.append("handler")
+        if boom:
+            1 / 0
+        return {"v": x + y + z}
+
+    @app.errorhandler(ZeroDivisionError)
+    def zero(exc):
+        return {"error": "zero"}, 400
+
+    c = make_client(app)
+    assert c.get("/one").json() == {"v": "a1"}
+    assert calls == ["open a1", "handler", "close a1"]
+    calls.clear()
+    assert c.get("/one?boom=1").status_code == 400
+    assert calls == ["open a1", "handler", "a1 saw error", "close a1"]
+    for path, names in (
+        ("/three", ["a1", "s2", "a3"]),
+        ("/sync-three", ["s2", "a1", "a3"]),
+    ):
+        calls.clear()
+        assert c.get(path).json() == {"v": "".join(names)}
+        opened = [f"open {n}" for n in names]
+        assert calls == [*opened, "handler", *[f"close {n}" for n in reversed(names)]]
+        calls.clear()
+        assert c.get(path + "?boom=1").status_code == 400
+        assert calls == [
+            *opened,
+            "handler",
+            *[e for n in reversed(names) for e in (f"{n} saw error", f"close {n}")],
+        ]
+
+
 def test_use_cache_false_and_class_dependency(app, make_client):
     count = {"n": 0}
 

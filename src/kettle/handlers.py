@@ -585,12 +585,33 @@ def _name(func: Any) -> str:
 class _Solving:
     """One request's dependency values and open generators."""
 
-    __slots__ = ("cache", "errors", "stack")
+    __slots__ = ("cache", "errors", "single", "stack")
 
     def __init__(self) -> None:
         self.cache: dict[Any, Any] = {}
         self.errors: list[dict[str, Any]] = []
+        #: The open generators' context managers: one alone is kept as it is
+        #: (``single``: a request's session, most often), more in an exit stack.
+        self.single: Any = None
         self.stack: Any = None
+
+    def sync_stack(self) -> contextlib.ExitStack[bool | None]:
+        stack: contextlib.ExitStack[bool | None] | None = self.stack
+        if stack is None:
+            stack = self.stack = contextlib.ExitStack()
+            if self.single is not None:
+                stack.push(self.single)
+                self.single = None
+        return stack
+
+    def async_stack(self) -> contextlib.AsyncExitStack[bool | None]:
+        stack: contextlib.AsyncExitStack[bool | None] | None = self.stack
+        if stack is None:
+            stack = self.stack = contextlib.AsyncExitStack()
+            if self.single is not None:
+                stack.push_async_exit(self.single)
+                self.single = None
+        return stack
 
 
 # -- the plan ----------------------------------------------------------------------
@@ -1008,11 +1029,13 @@ class HandlerPlan:
                 raise RequestValidationError(solving.errors)
             rv = self.finish(func(**kwargs))
         except BaseException as exc:
-            if solving.stack is not None:
-                solving.stack.__exit__(type(exc), exc, exc.__traceback__)
+            exits = solving.single if solving.stack is None else solving.stack
+            if exits is not None:
+                exits.__exit__(type(exc), exc, exc.__traceback__)
             raise
-        if solving.stack is not None:
-            solving.stack.__exit__(None, None, None)
+        exits = solving.single if solving.stack is None else solving.stack
+        if exits is not None:
+            exits.__exit__(None, None, None)
         return rv
 
     async def call_async(
@@ -1040,11 +1063,13 @@ class HandlerPlan:
                 rv = await run_in_threadpool(functools.partial(func, **kwargs))
             rv = self.finish(rv)
         except BaseException as exc:
-            if solving.stack is not None:
-                await solving.stack.__aexit__(type(exc), exc, exc.__traceback__)
+            exits = solving.single if solving.stack is None else solving.stack
+            if exits is not None:
+                await exits.__aexit__(type(exc), exc, exc.__traceback__)
             raise
-        if solving.stack is not None:
-            await solving.stack.__aexit__(None, None, None)
+        exits = solving.single if solving.stack is None else solving.stack
+        if exits is not None:
+            await exits.__aexit__(None, None, None)
         return rv
 
     def finish(self, rv: Any) -> Any:
@@ -1094,15 +1119,18 @@ async def _call_async(
         return await provider(**sub)
     if kind == _PLAIN:
         return await run_in_threadpool(functools.partial(provider, **sub))
-    if solving.stack is None:
-        solving.stack = contextlib.AsyncExitStack()
     if kind == _ASYNC_GEN:
         acm = _async_context_manager(provider)(**sub)
-        return await solving.stack.enter_async_context(acm)
+        value = await acm.__aenter__()
+        if solving.stack is None and solving.single is None:
+            solving.single = acm
+        else:
+            solving.async_stack().push_async_exit(acm)
+        return value
     # a sync generator: both halves in the thread pool
     cm = _context_manager(provider)(**sub)
     value = await run_in_threadpool(cm.__enter__)
-    solving.stack.push_async_exit(_threaded_exit(cm))
+    solving.async_stack().push_async_exit(_threaded_exit(cm))
     return value
 
 
@@ -1113,17 +1141,21 @@ def _call_sync(
     provider, say) runs through :func:`~kettle.concurrency.run_sync`."""
     if kind == _PLAIN:
         return provider(**sub)
-    if solving.stack is None:
-        solving.stack = contextlib.ExitStack()
     if kind == _GEN:
-        return solving.stack.enter_context(_context_manager(provider)(**sub))
+        cm = _context_manager(provider)(**sub)
+        value = cm.__enter__()
+        if solving.stack is None and solving.single is None:
+            solving.single = cm
+        else:
+            solving.sync_stack().push(cm)
+        return value
     from .concurrency import run_sync
 
     if kind == _ASYNC:
         return run_sync(provider(**sub))
     acm = _async_context_manager(provider)(**sub)
     value = run_sync(acm.__aenter__())
-    solving.stack.push(lambda *exc_info: run_sync(acm.__aexit__(*exc_info)))
+    solving.sync_stack().push(lambda *exc_info: run_sync(acm.__aexit__(*exc_info)))
     return value
 
 

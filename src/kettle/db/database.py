@@ -924,9 +924,7 @@ class Database:
     ) -> AsyncSession:
         """A new :class:`~sqlalchemy.ext.asyncio.AsyncSession` (``async with`` it,
         or ``await`` its ``close()``)."""
-        from ._async import KettleAsyncSession
-
-        return KettleAsyncSession(
+        return (_async_session_class or _load_async_session_class())(
             **self._cached_session_args(bind, self.async_engine),
             sync_session_class=self._session_class(readonly),
             kettle_stats=stats,
@@ -1019,6 +1017,18 @@ class Database:
     def _tables(self, key: str | None) -> list[Any]:
         self._check_key(key)
         return [t for t in self.metadata.sorted_tables if t.info.get("bind_key") == key]
+
+
+#: Kettle's ``AsyncSession`` class, once imported (it needs greenlet).
+_async_session_class: type[AsyncSession] | None = None
+
+
+def _load_async_session_class() -> type[AsyncSession]:
+    global _async_session_class
+    from ._async import KettleAsyncSession
+
+    _async_session_class = KettleAsyncSession
+    return KettleAsyncSession
 
 
 def _truthy(value: Any) -> bool:

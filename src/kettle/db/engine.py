@@ -514,12 +514,12 @@ def _lean_events(pool: Any) -> bool:
     listener, no ``reset`` listener but Kettle's own (which has nothing to undo
     on a connection that held no transaction), no debug logging of each."""
     dispatch = pool.dispatch
-    return (
-        not dispatch.checkout
-        and not dispatch.checkin
-        and all(getattr(fn, "kettle_reset", False) for fn in dispatch.reset)
-        and not pool._should_log_debug()
-    )
+    if dispatch.checkout or dispatch.checkin or pool._should_log_debug():
+        return False
+    for fn in dispatch.reset:
+        if not getattr(fn, "kettle_reset", False):
+            return False
+    return True
 
 
 def _lean_queue(pool: Any) -> Any:
