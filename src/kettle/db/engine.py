@@ -505,7 +505,10 @@ class Borrowed:
         # Never closed (its session was dropped): like a fairy the garbage
         # collector finds, the connection is discarded and its place given back.
         if self._record is not None:
-            self.invalidate()
+            try:
+                self.invalidate()
+            except Exception:  # at interpreter exit, the pool may be gone
+                log.debug("a dropped session's connection could not be discarded")
 
 
 def _lean_events(pool: Any) -> bool:
