@@ -471,6 +471,71 @@ def test_reads_borrow_a_connection_as_sqlalchemy_would_hand_it(small_app):
         assert s.get(DirPoem, 2).title == "Elegy"
 
 
+def test_a_set_isolation_level_is_rolled_back_on_return(database_url):
+    """With an isolation level of the user's (not autocommit), a read opens a
+    transaction in the driver: its connection goes back through SQLAlchemy's
+    reset, which ends it, so the next request sees what others committed."""
+    app = _app(
+        database_url.url_sync,
+        {"isolation_level": "SERIALIZABLE", "pool_size": 1, "max_overflow": 0},
+    )
+    db = get_database(app)
+    try:
+        with db.session() as s:
+            assert s.get(DirPoem, 1).lines == 14
+            assert not isinstance(s._kettle_fairy, Borrowed)
+        writer = db.engine().pool._creator()  # a connection outside the pool
+        try:
+            cursor = writer.cursor()
+            lines = db.engine().dialect.identifier_preparer.quote("lines")
+            cursor.execute(f"UPDATE dir_poem SET {lines} = 15 WHERE id = 1")
+            writer.commit()
+        finally:
+            writer.close()
+        with db.session() as s:
+            assert s.get(DirPoem, 1).lines == 15  # no snapshot left over
+    finally:
+        db.dispose()
+
+
+def test_a_record_put_back_into_a_full_queue_is_counted_out(small_app, monkeypatch):
+    """A connection :func:`borrow` took but may not use goes back through the
+    pool; when another thread filled the queue meanwhile (simulated: the race
+    cannot be caused on demand), the pool closes it and counts it out."""
+    import kettle.db.engine as engine_module
+
+    db = get_database(small_app)
+    pool = db.engine().pool
+    pool._max_overflow = 1
+    first, second = pool.connect(), pool.connect()  # the one, and an overflow
+    time.sleep(0.05)  # SQLAlchemy compares times: let the clock move
+    first.invalidate(soft=True)
+    first.close()  # back in the queue, to be replaced at its next use
+    fit = engine_module._fit
+
+    def racing(pool_, record):
+        second.close()  # another thread hands its connection back meanwhile
+        return fit(pool_, record)
+
+    monkeypatch.setattr(engine_module, "_fit", racing)
+    assert engine_module.borrow(pool) is None
+    assert pool.checkedout() == 0
+    monkeypatch.setattr(engine_module, "_fit", fit)
+    with db.session() as s:
+        assert s.get(DirPoem, 2).title == "Elegy"
+    assert pool.checkedout() == 0
+
+
+def test_bare_selects_about_other_classes_are_told_apart():
+    """The same columns selected ``about`` another class (its mapper decides the
+    session's bind) are another statement."""
+    from kettle.db.database import _bare_signature
+
+    odd = select(DirAuthor.id).with_only_columns(DirPoem.id)
+    assert _bare_signature(odd) != _bare_signature(select(DirPoem.id))
+    assert _bare_signature(select(DirPoem.id)) == _bare_signature(select(DirPoem.id))
+
+
 def test_a_driver_error_is_sqlalchemys_error(app):
     db = get_database(app)
     with db.session() as s:

@@ -16,6 +16,7 @@ from .database import KettleSession
 from .engine import Borrowed
 from .engine import FairAsyncPool
 from .engine import QueryBudgetExceeded
+from .engine import _lean_events
 
 __all__ = ("KettleAsyncSession",)
 
@@ -159,7 +160,8 @@ def _closes_at_once(sync: KettleSession) -> bool:
     ):
         return False
     if isinstance(fairy, Borrowed):
-        return True
+        # a listener added meanwhile: it is discarded, in the bridge
+        return _lean_events(pool)
     if (
         pool.dispatch.checkin
         or not all(getattr(fn, "kettle_reset", False) for fn in pool.dispatch.reset)

@@ -224,7 +224,15 @@ def _bare_signature(statement: Select[Any]) -> tuple[Any, ...] | None:
     """The key of a bare select in :data:`_bare_plans`; None for any other."""
     if statement.__dict__.keys() != _BARE_SELECT:
         return None
-    return (statement._label_style, *map(id, statement._raw_columns))
+    # what the statement is about (its mapper: the session's bind for it) is
+    # in its cache key, and can differ with the same columns (with_only_columns)
+    about = statement._propagate_attrs
+    return (
+        statement._label_style,
+        about.get("compile_state_plugin"),
+        about.get("plugin_subject"),
+        *map(id, statement._raw_columns),
+    )
 
 
 def _select_plan(statement: Select[Any], cache_key: Any) -> _Plan | None:

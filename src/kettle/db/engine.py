@@ -502,13 +502,26 @@ class Borrowed:
             self.close()
 
     def __del__(self) -> None:
-        # Never closed (its session was dropped): like a fairy the garbage
+        # Never closed (its session was dropped): as for a fairy the garbage
         # collector finds, the connection is discarded and its place given back.
-        if self._record is not None:
-            try:
+        record = self._record
+        if record is None:
+            return
+        try:
+            dialect = self._pool._dialect
+            if dialect.is_async and not dialect.has_terminate:
+                # closing it would need the event loop: dropped, not closed
+                self._record = None
+                record.dbapi_connection = None
+                self._pool._return_conn(record)
+            else:
                 self.invalidate()
-            except Exception:  # at interpreter exit, the pool may be gone
-                log.debug("a dropped session's connection could not be discarded")
+            log.warning(
+                "a session was dropped without being closed: its database "
+                "connection was discarded (close sessions, or use them in 'with')"
+            )
+        except Exception:  # at interpreter exit, the pool may be gone
+            log.debug("a dropped session's connection could not be discarded")
 
 
 def _lean_events(pool: Any) -> bool:
@@ -531,6 +544,8 @@ def _lean_queue(pool: Any) -> Any:
     queue = getattr(pool, "_pool", None)
     if (
         type(queue) not in _LEAN_QUEUES
+        # connections in autocommit: nothing for a reset on return to end
+        or not getattr(getattr(pool, "_dialect", None), "_kettle_autocommit", False)
         or getattr(pool, "_pre_ping", True)
         or getattr(pool, "_recycle", 0) >= 0
         or not _lean_events(pool)
@@ -552,11 +567,15 @@ def _fit(pool: Any, record: Any) -> bool:
     )
 
 
-def _put_back(queue: Any, record: Any) -> None:
+def _put_back(pool: Any, queue: Any, record: Any) -> None:
+    """Return a record :func:`borrow` took but may not use, for SQLAlchemy's
+    checkout to take (and recycle)."""
     if isinstance(queue, _FairQueue):
-        queue.put_back(record)
+        queue.put_back(record)  # never full; one thread
     else:
-        queue.put_nowait(record)
+        # another thread may have filled the queue meanwhile: then the pool
+        # closes the record's connection and counts it out, as at any return
+        pool._return_conn(record)
 
 
 def borrow(pool: Any) -> Borrowed | None:
@@ -578,7 +597,7 @@ def borrow(pool: Any) -> Borrowed | None:
         return None
     if _fit(pool, record):
         return Borrowed(pool, record)
-    _put_back(queue, record)
+    _put_back(pool, queue, record)
     return None
 
 
@@ -651,12 +670,22 @@ def create_sync_engine(
     """A SQLAlchemy engine with Kettle's lazy transactions and query counting."""
     from sqlalchemy import create_engine
 
+    opts = _engine_options(url, options or {}, echo)
     try:
-        engine = create_engine(url, **_engine_options(url, options or {}, echo))
+        engine = create_engine(url, **opts)
     except ImportError as exc:
         raise _missing_driver(url, exc) from exc
     _instrument(engine)
+    _mark_autocommit(engine, opts)
     return engine
+
+
+def _mark_autocommit(engine: Engine, opts: Mapping[str, Any]) -> None:
+    """Note on the dialect (which its pool keeps, also when recreated) whether
+    every pooled connection is in the driver's autocommit mode."""
+    engine.dialect._kettle_autocommit = (  # type: ignore[attr-defined]
+        opts.get("isolation_level") == "AUTOCOMMIT"
+    )
 
 
 def create_async_engine(
@@ -674,6 +703,7 @@ def create_async_engine(
     except ImportError as exc:
         raise _missing_driver(url, exc) from exc
     _instrument(engine.sync_engine)
+    _mark_autocommit(engine.sync_engine, opts)
     return engine
 
 
