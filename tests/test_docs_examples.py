@@ -1028,3 +1028,25 @@ def test_database_example(iface: str, tmp_path: Path) -> None:
         assert book["title"] == "Book 2" and book["created_at"]
         assert c.get("/books/99").status_code == 404
     assert get_database(app).engine().pool.checkedout() == 0
+
+
+@BOTH
+def test_templates_example(iface: str) -> None:
+    import hashlib
+
+    module = load("templates_app")
+    css = (EXAMPLES / "static" / "site.css").read_bytes()
+    digest = hashlib.sha256(css).hexdigest()[:12]
+    with client(module, iface) as c:
+        page = c.get("/posts")
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert "<title>Posts · Teapot</title>" in page.text
+        assert f'href="/static/site.{digest}.css"' in page.text
+        assert "&lt;script&gt;alert(&#39;oolong&#39;)&lt;/script&gt;" in page.text
+        assert "<script>" not in page.text
+        partial = c.get("/posts", params={"q": "tea"}, headers={"hx-request": "1"})
+        assert partial.text == "<li>Green tea</li><li>Black tea</li>"
+        assert "<h1>Black tea</h1>" in c.get("/posts/1").text
+        sheet = c.get(f"/static/site.{digest}.css")
+        assert sheet.content == css
+        assert "immutable" in sheet.headers["cache-control"]

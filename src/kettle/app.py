@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
 import threading
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 from typing import Any
@@ -55,6 +55,7 @@ from .routing import WebSocketRoute
 from .scaffold import _UNSET
 from .scaffold import RouteInfo
 from .scaffold import Scaffold
+from .scaffold import caller_folder
 from .views import View
 
 if TYPE_CHECKING:
@@ -107,21 +108,6 @@ async def _call_lifespan_hook(func: Callable[[], Any]) -> None:
     result = func()
     if is_async(func):
         await result
-
-
-def _caller_folder() -> str:
-    """The folder of the first module outside Kettle on the call stack (the one
-    making the app), or the working directory."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        if name != "kettle" and not name.startswith("kettle."):
-            file = frame.f_globals.get("__file__")
-            if isinstance(file, str):
-                return os.path.dirname(os.path.abspath(file))
-            break
-        frame = frame.f_back  # type: ignore[assignment]
-    return os.getcwd()
 
 
 def _default_name(endpoint: Any, path: str) -> str:
@@ -212,8 +198,11 @@ class Kettle(Scaffold):
         #: Per-app state of extensions and batteries, by name (``"db"``, ...).
         self.extensions: dict[str, Any] = {}
         #: The folder of the module that made the app: where relative files (the
-        #: default SQLite database) live.
-        self.root_path = _caller_folder()
+        #: default SQLite database, the ``templates`` and ``static`` folders) live.
+        self.root_path = caller_folder()
+        #: Functions returning dicts merged into every template's context
+        #: (:meth:`context_processor`).
+        self.template_context_processors: list[Callable[[], Mapping[str, Any]]] = []
         self._built = False
         self._build_lock = threading.Lock()
         self._wsgi_lock = threading.Lock()
@@ -287,6 +276,15 @@ class Kettle(Scaffold):
         if blueprint is not None:
             name = f"{blueprint}.{name}"
         info = RouteInfo(**(options or {}))
+        if info.template is not None:
+            if isinstance(endpoint, type):
+                raise ImproperlyConfigured(
+                    f"template= is for handler functions; view {endpoint.__name__} "
+                    "can return render(...) itself"
+                )
+            from .templating import templated
+
+            endpoint = templated(endpoint, info.template)
         plan_options: dict[str, Any] = {
             "injectables": self.injectables,
             "status_code": info.status_code,
@@ -365,6 +363,20 @@ class Kettle(Scaffold):
             )
         route.handler = plan
         self.router.add(route)
+
+    def context_processor(
+        self, func: Callable[[], Mapping[str, Any]]
+    ) -> Callable[[], Mapping[str, Any]]:
+        """Register a function whose returned dict is added to every template's
+        context (the values a handler passes win)::
+
+            @app.context_processor
+            def site():
+                return {"site_name": "Kettle blog"}
+        """
+        self._check_setup("add a context processor")
+        self.template_context_processors.append(func)
+        return func
 
     def register_blueprint(
         self, blueprint: Blueprint, url_prefix: str | None = None
@@ -452,6 +464,10 @@ class Kettle(Scaffold):
             from .openapi import install
 
             install(self)
+        if cfg.get("STATIC_URL"):
+            from . import static
+
+            static.install(self)
         limit = cfg.get_int
         self.limits = FormLimits(
             max_body_size=limit("MAX_BODY_SIZE"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
 from .scaffold import RouteInfo
 from .scaffold import Scaffold
+from .scaffold import caller_folder
 
 __all__ = ("Blueprint",)
 
@@ -21,6 +23,13 @@ class Blueprint(Scaffold):
     Args:
         name: The blueprint's name, the prefix of its route names.
         url_prefix: A path prefix for all its routes (``"/admin"``).
+        template_folder: Its templates' folder, relative to :attr:`root_path`
+            (searched after the app's; None for none).
+        static_folder: Its static files' folder, relative to :attr:`root_path`
+            (served under the app's ``STATIC_URL``, after the app's; None for
+            none).
+        root_path: The folder those are relative to (default: the folder of the
+            module making the blueprint).
 
     Example::
 
@@ -33,14 +42,32 @@ class Blueprint(Scaffold):
         app.register_blueprint(bp)   # GET /blog/ -> url_for("blog.index")
     """
 
-    def __init__(self, name: str, url_prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        url_prefix: str | None = None,
+        *,
+        template_folder: str | os.PathLike[str] | None = "templates",
+        static_folder: str | os.PathLike[str] | None = "static",
+        root_path: str | os.PathLike[str] | None = None,
+    ) -> None:
         super().__init__()
         if not name or "." in name:
             raise ValueError(
                 f"blueprint name {name!r} must be non-empty and contain no dot"
             )
+        if url_prefix is not None and not url_prefix.startswith("/"):
+            raise ValueError(
+                f"url_prefix {url_prefix!r} must start with '/' (Flask's second "
+                "argument, the import name, is not needed: Kettle finds the "
+                "blueprint's folder itself)"
+            )
         self.name = name
         self.url_prefix = url_prefix
+        self.template_folder = template_folder
+        self.static_folder = static_folder
+        #: The folder its template and static folders are relative to.
+        self.root_path = os.fspath(root_path) if root_path else caller_folder()
         self.deferred: list[
             tuple[
                 str,

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable
 from typing import Any
+from typing import TypeVar
 
 from .context import app_var
 from .context import request_var
 from .responses import RedirectResponse
 
 __all__ = ("redirect", "url_for")
+
+T = TypeVar("T")
+_extension_lock = threading.Lock()
+
+
+def extension(app: Any, key: str, make: Callable[[Any], T]) -> T:
+    """``app.extensions[key]``, made by ``make(app)`` on first use (once, also
+    when threads ask together); ``app`` None: the current app's."""
+    if app is None:
+        app = _current_app()
+    found: T | None = app.extensions.get(key)
+    if found is None:
+        with _extension_lock:
+            found = app.extensions.get(key)
+            if found is None:
+                found = app.extensions[key] = make(app)
+    return found
+
+
+def app_folders(app: Any, setting: str, attribute: str) -> list[str]:
+    """Folders of the app and its blueprints that exist, in search order: the
+    app's (the ``setting``, relative to the app's folder), then each registered
+    blueprint's (its ``attribute``, relative to its folder), in registration
+    order."""
+    folders: list[str] = []
+    own = app.config.get(setting)
+    if own:
+        folders.append(os.path.join(app.root_path, os.fspath(own)))
+    for blueprint in app.blueprints.values():
+        folder = getattr(blueprint, attribute)
+        if folder:
+            folders.append(os.path.join(blueprint.root_path, os.fspath(folder)))
+    return [os.path.abspath(f) for f in folders if os.path.isdir(f)]
 
 
 def _current_app() -> Any:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -12,10 +14,25 @@ from typing import TypedDict
 from typing import TypeVar
 from typing import Unpack
 
-__all__ = ("RouteInfo", "RouteOptions", "Scaffold")
+__all__ = ("RouteInfo", "RouteOptions", "Scaffold", "caller_folder")
 
 F = TypeVar("F", bound=Callable[..., Any])
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
+
+
+def caller_folder() -> str:
+    """The folder of the first module outside Kettle on the call stack (the one
+    making the app or blueprint), or the working directory."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name != "kettle" and not name.startswith("kettle."):
+            file = frame.f_globals.get("__file__")
+            if isinstance(file, str):
+                return os.path.dirname(os.path.abspath(file))
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    return os.getcwd()
 
 
 class _Unset:
@@ -46,6 +63,8 @@ class RouteOptions(TypedDict, total=False):
         responses: More documented responses: ``{404: {"description": ...}}``,
             optionally with ``"model": SomeType``.
         operation_id: The OpenAPI ``operationId`` (default: the route name).
+        template: A template the handler's returned dict is rendered through
+            (see :mod:`kettle.templating`).
     """
 
     status_code: int | None
@@ -57,6 +76,7 @@ class RouteOptions(TypedDict, total=False):
     include_in_schema: bool
     responses: Mapping[int | str, Mapping[str, Any]]
     operation_id: str | None
+    template: str | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,6 +95,7 @@ class RouteInfo:
         default_factory=dict
     )
     operation_id: str | None = None
+    template: str | None = None
 
     def __post_init__(self) -> None:
         status = self.status_code
@@ -84,6 +105,8 @@ class RouteInfo:
             raise ValueError(f"status_code must be an HTTP status, not {status!r}")
         if isinstance(self.tags, str):
             raise TypeError("tags must be a list of strings, not a string")
+        if self.template is not None and not isinstance(self.template, str):
+            raise TypeError(f"template must be a template name, not {self.template!r}")
 
 
 class Scaffold:
