@@ -11,8 +11,8 @@ from operator import itemgetter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kettle import HTMLResponse
 from kettle import Kettle
+from kettle.templating import render
 
 from .tfb_common import ADDITIONAL
 from .tfb_common import count
@@ -20,7 +20,6 @@ from .tfb_common import random_ids
 from .tfb_kettle_models import Fortune
 from .tfb_kettle_models import FortuneRow
 from .tfb_kettle_models import World
-from .tfb_kettle_models import fortunes_html
 
 app = Kettle()
 
@@ -43,7 +42,7 @@ def fortunes(db: Session):
     rows = db.execute(select(Fortune.id, Fortune.message)).all()
     rows.append(FortuneRow(0, ADDITIONAL))
     rows.sort(key=itemgetter(1))  # (id, message) rows
-    return HTMLResponse(fortunes_html.render(fortunes=rows))
+    return render("fortunes.html", fortunes=rows)
 
 
 @app.get("/updates")

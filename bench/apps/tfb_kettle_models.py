@@ -1,15 +1,12 @@
-"""The TechEmpower tables as Kettle models, and the fortunes template (Jinja2).
+"""The TechEmpower tables as Kettle models (the fortunes template is
+``templates/fortunes.html``, rendered by ``kettle.templating``).
 
 ``world`` and ``fortune`` are the tables of ``../shared/bench/tfb-postgres.sql``
 (``Model`` names a table after its class in snake case: ``World`` is ``world``).
 """
 
-from pathlib import Path
 from typing import NamedTuple
 
-from jinja2 import Environment
-from jinja2 import FileSystemLoader
-from jinja2 import select_autoescape
 from sqlalchemy import String
 
 from kettle.db import PK
@@ -34,11 +31,3 @@ class FortuneRow(NamedTuple):
 
     id: int
     message: str
-
-
-# Kettle has no template battery yet: Jinja2 directly, escaping .html templates.
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(),
-)
-fortunes_html = templates.get_template("fortunes.html")
