@@ -1050,3 +1050,18 @@ def test_templates_example(iface: str) -> None:
         sheet = c.get(f"/static/site.{digest}.css")
         assert sheet.content == css
         assert "immutable" in sheet.headers["cache-control"]
+
+
+@BOTH
+def test_sessions_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETTLE_SECRET_KEY", "docs-example-key-0123456789abcdef")
+    module = load("sessions_app")
+    with client(module, iface) as c:
+        assert c.post("/cart/3").json() == {
+            "items": [3],
+            "messages": ["Added to your cart."],
+        }
+        assert c.post("/cart/5").json()["items"] == [3, 5]
+        assert c.get("/cart").json() == {"items": [3, 5], "messages": []}
+        assert c.post("/cart/empty").json() == {"items": [], "messages": []}
+        assert "session" not in c.cookies

@@ -291,3 +291,37 @@ def test_async_rendering_awaits_the_context(site, make_client):
     client = make_client(app)
     assert client.get("/stream").text == "1,2,3,6"
     assert client.get("/stream-option").text == "1,2,3,6"
+
+
+def test_session_and_flashed_messages_in_templates(tmp_path, make_client):
+    from kettle import flash
+    from kettle import redirect
+    from kettle import session
+
+    write(
+        tmp_path / "templates",
+        "base.html",
+        "{% for category, message in get_flashed_messages(with_categories=True) %}"
+        '<p class="{{ category }}">{{ message }}</p>{% endfor %}'
+        "{{ session.user }}",
+    )
+    app = Kettle(env_file=None, SECRET_KEY="k" * 32)
+    app.root_path = str(tmp_path)
+
+    @app.post("/login")
+    def login(name: str):
+        session["user"] = name
+        flash(f"Welcome, {name}!", "success")
+        return redirect("/")
+
+    @app.get("/")
+    def home():
+        return render("base.html")
+
+    client = make_client(app)
+    page = client.post("/login", params={"name": "<script>x</script>"}).text
+    assert page == (
+        '<p class="success">Welcome, &lt;script&gt;x&lt;/script&gt;!</p>'
+        "&lt;script&gt;x&lt;/script&gt;"
+    )
+    assert client.get("/").text == "&lt;script&gt;x&lt;/script&gt;"  # shown once

@@ -8,6 +8,7 @@ from .app import Kettle as Kettle
 from .blueprints import Blueprint as Blueprint
 from .context import current_app as current_app
 from .context import request as request
+from .context import session as session
 from .datastructures import Headers as Headers
 from .datastructures import QueryParams as QueryParams
 from .exceptions import HTTPException as HTTPException
@@ -31,6 +32,8 @@ from .responses import RedirectResponse as RedirectResponse
 from .responses import Response as Response
 from .responses import ServerSentEvent as ServerSentEvent
 from .responses import StreamingResponse as StreamingResponse
+from .sessions import flash as flash
+from .sessions import get_flashed_messages as get_flashed_messages
 from .views import View as View
 from .websockets import WebSocket as WebSocket
 
@@ -80,7 +83,10 @@ __all__ = (
     "__version__",
     "abort",
     "current_app",
+    "flash",
+    "get_flashed_messages",
     "redirect",
     "request",
+    "session",
     "url_for",
 )

@@ -756,11 +756,15 @@ class Kettle(Scaffold):
         hooks: tuple[Callable[[Request, Response], Response], ...] | None = None,
     ) -> Response:
         hooks = self._mw_response if hooks is None else hooks
-        if not hooks and response._cookies is None:
+        if not hooks and response._cookies is None and request._session is None:
             return response  # PERF: nothing to do for most responses
         try:
             for process in hooks:
                 response = process(request, response)
+            if request._session is not None:
+                from .sessions import save_session
+
+                save_session(request, response)
             if response._cookies:
                 response.finalize(self._cookie_secure or request.scheme == "https")
         except Exception as exc:  # a middleware or a cookie failed: still answer
@@ -805,7 +809,11 @@ class Kettle(Scaffold):
                 response = target
         except Exception as exc:
             response = await self.handle_user_error_async(request, exc, None)
-        if self._mw_response or response._cookies is not None:
+        if (
+            self._mw_response
+            or response._cookies is not None
+            or request._session is not None
+        ):
             return self._finish(request, response)
         return response
 
@@ -845,7 +853,11 @@ class Kettle(Scaffold):
                 response = target
         except Exception as exc:
             response = self.handle_user_error_sync(request, exc, None)
-        if self._mw_response or response._cookies is not None:
+        if (
+            self._mw_response
+            or response._cookies is not None
+            or request._session is not None
+        ):
             return self._finish(request, response)
         return response
 

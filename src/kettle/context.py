@@ -1,4 +1,5 @@
-"""The context-local ``request`` and ``current_app`` (Flask-style globals)."""
+"""The context-local ``request``, ``session`` and ``current_app`` (Flask-style
+globals)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from typing import cast
 if TYPE_CHECKING:
     from .app import Kettle
     from .requests import Request
+    from .sessions import Session
 
-__all__ = ("current_app", "has_request_context", "request")
+__all__ = ("current_app", "has_request_context", "request", "session")
 
 T = TypeVar("T")
 
@@ -84,6 +86,51 @@ current_app: Kettle = cast(
         _current_app,
         "Working outside of an application context: use it during a request or "
         "inside 'with app.app_context():'.",
+    ),
+)
+
+
+class _SessionProxy(_Proxy[Any]):
+    """The current request's session, usable as the dict it is."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get_current_object()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._get_current_object()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._get_current_object()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._get_current_object()
+
+    def __iter__(self) -> Any:
+        return iter(self._get_current_object())
+
+    def __len__(self) -> int:
+        return len(self._get_current_object())
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self._get_current_object() == other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self) -> bool:
+        try:
+            return bool(self._get_current_object())
+        except RuntimeError:
+            return False
+
+
+session: Session = cast(
+    "Session",
+    _SessionProxy(
+        lambda: request_var.get().session,
+        "Working outside of a request: kettle.session is the session of the "
+        "request being handled.",
     ),
 )
 

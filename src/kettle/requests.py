@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .formparsers import FormData
     from .responses import Response
     from .routing import BaseRoute
+    from .sessions import Session
 
 __all__ = ("ClientDisconnect", "HTTPConnection", "Request", "wsgi_body")
 
@@ -112,6 +113,8 @@ class HTTPConnection:
     _state: State | None = None
     _url: URL | None = None
     _receive: Receive | None = None
+    _session: Session | None = None  # read on first use of .session
+    _flashes: list[tuple[str, str]] | None = None  # taken out of the session
 
     def __init__(
         self, app: Kettle, scope: Scope | None = None, receive: Receive | None = None
@@ -231,6 +234,17 @@ class HTTPConnection:
             header = self.headers.get("cookie")
             self._cookies = parse_cookie_header(header) if header else {}
         return self._cookies
+
+    @property
+    def session(self) -> Session:
+        """The browser's session: a dict kept from one request to the next
+        (see :mod:`kettle.sessions`), read when first used."""
+        session = self._session
+        if session is None:
+            from .sessions import open_session
+
+            session = self._session = open_session(self)
+        return session
 
     @property
     def state(self) -> State:

@@ -80,8 +80,9 @@ class Templates:
     render; the async environment shares its filters, tests and globals.
 
     Globals in every template: ``url_for``, ``static``, ``request`` (the current
-    request), ``config`` (the app's settings), and what the app's context
-    processors (``@app.context_processor``) return.
+    request), ``session``, ``get_flashed_messages``, ``config`` (the app's
+    settings), and what the app's context processors (``@app.context_processor``)
+    return.
     """
 
     def __init__(self, app: Kettle) -> None:
@@ -92,7 +93,9 @@ class Templates:
                 "templates need Jinja2: pip install 'kettle[templates]'"
             ) from exc
         from .context import request
+        from .context import session
         from .helpers import url_for
+        from .sessions import get_flashed_messages
         from .static import static
 
         self.app = app
@@ -107,7 +110,12 @@ class Templates:
             cache_size=-1,  # no limit: every template is compiled once
         )
         self.env.globals.update(
-            url_for=url_for, static=static, request=request, config=app.config
+            url_for=url_for,
+            static=static,
+            request=request,
+            session=session,
+            get_flashed_messages=get_flashed_messages,
+            config=app.config,
         )
         self._async_env: Environment | None = None
         # PERF: compiled templates by name, without Jinja's cache lookup (which

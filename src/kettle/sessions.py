@@ -1,0 +1,301 @@
+"""Sessions: ``request.session`` (also the ``kettle.session`` proxy), a dict kept
+from one request of a browser to the next, and flash messages.
+
+The default backend keeps the session in a cookie, signed with ``SECRET_KEY``
+(itsdangerous): the browser can read it but not change it. The session is read
+when a handler first uses it and written back only when it changed. Values are
+JSON: strings, numbers, booleans, None, lists and dicts.
+
+The cookie is ``HttpOnly``, ``SameSite=Lax``, and ``Secure`` when the request came
+over HTTPS (or ``COOKIE_SECURE`` is set). Browsers refuse cookies over about 4 KB:
+a session that would not fit raises :class:`SessionTooLarge` instead of being
+silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from typing import Any
+
+from .exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from .app import Kettle
+    from .requests import HTTPConnection
+    from .responses import Response
+
+__all__ = (
+    "CookieSessions",
+    "Session",
+    "SessionTooLarge",
+    "flash",
+    "get_flashed_messages",
+)
+
+#: The longest ``name=value`` of a cookie that every browser keeps.
+MAX_COOKIE_SIZE = 4093
+_FLASHES = "_flashes"
+
+
+class SessionTooLarge(RuntimeError):
+    """The session would not fit in its cookie."""
+
+
+class Session(dict[str, Any]):
+    """The session: a dict that knows whether it changed (and so must be saved).
+
+    Changing a value held inside it (``session["cart"].append(item)``) is not
+    seen: assign it again, or set ``session.modified = True``.
+    """
+
+    #: No valid session came with the request.
+    new: bool
+    #: Changed during this request: saved with the response.
+    modified: bool
+
+    def __init__(self, data: Any = (), *, new: bool = False) -> None:
+        super().__init__(data)
+        self.new = new
+        self.modified = False
+        self.rotated = False
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.modified = True
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.modified = True
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self.modified = True
+        super().clear()
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            self.modified = True
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        self.modified = True
+        return super().popitem()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self.modified = True
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.modified = True
+        super().update(*args, **kwargs)
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def rotate(self) -> None:
+        """Start a new session holding the same data, as at a login or logout:
+        the token CSRF checks is replaced (and a server-side backend gives the
+        session a new id), so a token or id an attacker planted before is
+        worthless after."""
+        self.pop("_csrf", None)
+        self.rotated = self.modified = True
+
+    def __repr__(self) -> str:
+        return f"<Session {dict.__repr__(self)}>"
+
+
+class CookieSessions:
+    """The session backend that keeps each session in a signed cookie.
+
+    Settings: ``SECRET_KEY`` (required; ``SECRET_KEY_FALLBACKS``, a list of older
+    keys, still verify cookies signed with them), ``SESSION_COOKIE_NAME``,
+    ``SESSION_LIFETIME`` (seconds since the session last changed),
+    ``SESSION_COOKIE_PATH``, ``SESSION_COOKIE_DOMAIN``,
+    ``SESSION_COOKIE_SAMESITE``, ``SESSION_COOKIE_SECURE`` (None: over HTTPS).
+    """
+
+    def __init__(self, app: Kettle) -> None:
+        from itsdangerous import URLSafeTimedSerializer
+
+        cfg = app.config
+        key = cfg.get("SECRET_KEY")
+        if not key:
+            raise ImproperlyConfigured(
+                "sessions need a SECRET_KEY: set it in the settings, the "
+                "environment (KETTLE_SECRET_KEY) or .env, to a long random string "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        keys = [*(cfg.get("SECRET_KEY_FALLBACKS") or ()), key]  # the last signs
+        self.serializer = URLSafeTimedSerializer(
+            keys, salt="kettle.session", serializer=_JSON
+        )
+        self.name: str = cfg["SESSION_COOKIE_NAME"]
+        self.lifetime: int = int(cfg["SESSION_LIFETIME"])
+        self.path: str = cfg["SESSION_COOKIE_PATH"]
+        self.domain: str | None = cfg["SESSION_COOKIE_DOMAIN"]
+        self.samesite: Any = cfg["SESSION_COOKIE_SAMESITE"]
+        self.secure: bool | None = cfg["SESSION_COOKIE_SECURE"]
+
+    def load(self, conn: HTTPConnection) -> Session:
+        """The request's session: its cookie's, or a new empty one when there
+        is none, or it is tampered with, signed with an unknown key or expired."""
+        from itsdangerous import BadSignature
+
+        raw = conn.cookies.get(self.name)
+        if not raw:
+            return Session(new=True)
+        try:
+            data = self.serializer.loads(raw, max_age=self.lifetime)
+        except BadSignature:
+            return Session(new=True)
+        if not isinstance(data, dict):
+            return Session(new=True)
+        return Session(data)
+
+    def save(self, conn: HTTPConnection, session: Session, response: Response) -> None:
+        """Write a changed session into the response's cookie (or delete the
+        cookie of a session emptied)."""
+        _vary_cookie(response)
+        if not session.modified:
+            return
+        if not session:
+            if not session.new:
+                response.delete_cookie(self.name, path=self.path, domain=self.domain)
+            return
+        value = self.serializer.dumps(_json_ready(session))
+        size = len(self.name) + 1 + len(value)
+        if size > MAX_COOKIE_SIZE:
+            raise SessionTooLarge(
+                f"the session cookie would be {size} bytes, over the "
+                f"{MAX_COOKIE_SIZE} bytes browsers keep (it would be dropped, "
+                "and the session lost): keep less in the session (ids rather "
+                "than objects), or keep sessions on the server "
+                "(SESSION_BACKEND = 'redis' or 'database')"
+            )
+        response.set_cookie(
+            self.name,
+            value,
+            max_age=self.lifetime,
+            path=self.path,
+            domain=self.domain,
+            secure=self.secure,
+            httponly=True,
+            samesite=self.samesite,
+        )
+
+
+def _vary_cookie(response: Response) -> None:
+    """A response that read the session differs per browser: shared caches must
+    keep one copy per ``Cookie`` header."""
+    headers = response.headers
+    vary = headers.get("vary")
+    if vary is None:
+        headers["vary"] = "Cookie"
+    elif "cookie" not in vary.lower() and vary.strip() != "*":
+        headers["vary"] = f"{vary}, Cookie"
+
+
+class _JSONSerializer:
+    """Compact JSON for itsdangerous."""
+
+    @staticmethod
+    def dumps(obj: Any) -> str:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+    @staticmethod
+    def loads(text: str | bytes) -> Any:
+        return json.loads(text)
+
+
+_JSON = _JSONSerializer()
+
+
+def _json_ready(session: Session) -> dict[str, Any]:
+    """The session's data, checked to be JSON."""
+    try:
+        json.dumps(session)
+    except (TypeError, ValueError) as exc:
+        for key, value in session.items():
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"session[{key!r}] is a {type(value).__name__}: session values "
+                    "must be JSON (str, int, float, bool, None, and lists and "
+                    "dicts of those); store an id or a string instead"
+                ) from None
+        raise TypeError(f"the session cannot be stored as JSON: {exc}") from None
+    return dict(session)
+
+
+# -- the app's backend -----------------------------------------------------------------
+
+
+def backend(app: Kettle) -> CookieSessions:
+    """The app's session backend (``SESSION_BACKEND``), made on first use."""
+    from .helpers import extension
+
+    return extension(app, "sessions", _make_backend)
+
+
+def _make_backend(app: Kettle) -> CookieSessions:
+    name = app.config.get("SESSION_BACKEND") or "cookie"
+    if name == "cookie":
+        return CookieSessions(app)
+    raise ImproperlyConfigured(
+        f"SESSION_BACKEND {name!r} is not one Kettle knows: use 'cookie'"
+    )
+
+
+def open_session(conn: HTTPConnection) -> Session:
+    """The session of a request (what ``request.session`` reads, once)."""
+    return backend(conn.app).load(conn)
+
+
+def save_session(conn: HTTPConnection, response: Response) -> None:
+    """Save the request's session, when it was used, into ``response``."""
+    session = conn._session
+    if session is not None:
+        backend(conn.app).save(conn, session, response)
+
+
+# -- flash messages --------------------------------------------------------------------
+
+
+def flash(message: str, category: str = "message") -> None:
+    """Keep a message for the next page the user sees (read there with
+    :func:`get_flashed_messages`, in a template or a handler); ``category``:
+    ``"error"``, ``"success"``, ... as the templates style them."""
+    from .context import request
+
+    session = request.session
+    flashes = list(session.get(_FLASHES, ()))
+    flashes.append([category, str(message)])
+    session[_FLASHES] = flashes
+
+
+def get_flashed_messages(
+    with_categories: bool = False, category_filter: Iterable[str] = ()
+) -> list[Any]:
+    """The messages flashed for this user, taken out of the session (each is
+    shown once): ``["Saved."]``, or with ``with_categories`` ``[("success",
+    "Saved.")]``; only those of ``category_filter``'s categories when given.
+    Calls within one request give the same messages."""
+    from .context import request
+
+    conn = request._get_current_object()  # type: ignore[attr-defined]
+    flashes = conn._flashes
+    if flashes is None:
+        session = conn.session
+        flashes = conn._flashes = (
+            [tuple(f) for f in session.pop(_FLASHES)] if _FLASHES in session else []
+        )
+    wanted = set(category_filter)
+    if wanted:
+        flashes = [f for f in flashes if f[0] in wanted]
+    if with_categories:
+        return list(flashes)
+    return [message for _, message in flashes]
