@@ -1065,3 +1065,21 @@ def test_sessions_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
         assert c.get("/cart").json() == {"items": [3, 5], "messages": []}
         assert c.post("/cart/empty").json() == {"items": [], "messages": []}
         assert "session" not in c.cookies
+
+
+@BOTH
+def test_csrf_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETTLE_SECRET_KEY", "docs-example-key-0123456789abcdef")
+    module = load("csrf_app")
+    with client(module, iface, enforce_csrf_checks=True) as c:
+        page = c.get("/comment").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        header = re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)
+        assert c.post("/comment", data={"text": "hi"}).status_code == 403
+        ok = c.post("/comment", data={"text": "hi", "csrf_token": token})
+        assert ok.status_code == 200  # redirected back to the form
+        assert c.post("/like").status_code == 403
+        assert c.post("/like", headers={"X-CSRF-Token": header}).json() == {
+            "likes": 1
+        }
+        assert c.post("/hooks/payments", content=b"{}").json() == {"received": 2}

@@ -47,6 +47,7 @@ class Pipeline:
         "before",
         "blueprint",
         "call",
+        "csrf",
         "direct",
         "func",
         "info",
@@ -78,6 +79,8 @@ class Pipeline:
         self.direct = plan.simple and view is None
         #: A sync handler reading the body: it is read on the loop first (ASGI).
         self.reads_body = bool(plan.body or plan.form)
+        #: Unsafe methods are checked for CSRF (set by the app at start-up).
+        self.csrf = False
         self.finalize([], [], [])
 
     def finalize(

@@ -20,6 +20,7 @@ from urllib.parse import quote_from_bytes
 
 from . import _asgi
 from . import _wsgi
+from . import csrf
 from ._asgi import handle_http
 from ._pipeline import Pipeline
 from ._pipeline import call_hook_async
@@ -34,6 +35,7 @@ from .config import Config
 from .config import read_dotenv
 from .context import app_var
 from .context import request_var
+from .csrf import SAFE_METHODS
 from .errors import debug_response
 from .errors import error_response
 from .errors import logger
@@ -108,6 +110,16 @@ async def _call_lifespan_hook(func: Callable[[], Any]) -> None:
     result = func()
     if is_async(func):
         await result
+
+
+def _csrf_exempt(pipeline: Pipeline) -> bool:
+    """Whether a route's handler, the function it wraps, or its view class is
+    :func:`~kettle.csrf.csrf_exempt`."""
+    func = pipeline.plan.func
+    candidates = [func, getattr(func, "__wrapped__", None)]
+    if pipeline.view is not None:
+        candidates.append(pipeline.view[0])
+    return any(c is not None and csrf.exempt(c) for c in candidates)
 
 
 def _default_name(endpoint: Any, path: str) -> str:
@@ -187,6 +199,8 @@ class Kettle(Scaffold):
         self._middleware: list[tuple[Any, dict[str, Any]]] = []
         self._http_middleware: list[HTTPMiddleware] = []  # in the order added
         self._pipelines: list[Pipeline] = []
+        self._unsafe: set[Pipeline] = set()  # routes taking an unsafe method
+        self._csrf: csrf.Checks | None = None
         #: ``{provider: replacement}``: ``Depends(provider)`` calls the replacement
         #: instead, from the next request on (for tests).
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
@@ -334,6 +348,8 @@ class Kettle(Scaffold):
         route.handler = pipeline
         self.router.add(route)
         self._pipelines.append(pipeline)
+        if any(m not in SAFE_METHODS for m in route.methods):
+            self._unsafe.add(pipeline)
 
     def _add_websocket(
         self,
@@ -479,8 +495,14 @@ class Kettle(Scaffold):
             spool_max_size=limit("FORM_SPOOL_SIZE"),
         )
         set_threadpool_size(limit("THREAD_POOL_SIZE"))
+        checks = self._csrf = csrf.Checks(self)
         app_scope = self._scoped[None]
         for pipeline in self._pipelines:
+            pipeline.csrf = (
+                checks.enabled
+                and pipeline in self._unsafe
+                and not _csrf_exempt(pipeline)
+            )
             bp = self._scoped.get(pipeline.blueprint) if pipeline.blueprint else None
             before = list(app_scope.before_request_funcs)
             after: list[Any] = []
@@ -788,6 +810,8 @@ class Kettle(Scaffold):
             else:
                 target = self._no_route(request, found)  # type: ignore[arg-type]
             if type(target) is Pipeline:
+                if target.csrf and request.method not in SAFE_METHODS:
+                    await csrf.check_async(request, self._csrf)  # type: ignore[arg-type]
                 if target.plain_async:
                     try:
                         params = request.path_params
@@ -834,6 +858,8 @@ class Kettle(Scaffold):
             else:
                 target = self._no_route(request, found)  # type: ignore[arg-type]
             if type(target) is Pipeline:
+                if target.csrf and request.method not in SAFE_METHODS:
+                    csrf.check_sync(request, self._csrf)  # type: ignore[arg-type]
                 if target.plain:
                     try:
                         params = request.path_params

@@ -80,7 +80,8 @@ class Templates:
     render; the async environment shares its filters, tests and globals.
 
     Globals in every template: ``url_for``, ``static``, ``request`` (the current
-    request), ``session``, ``get_flashed_messages``, ``config`` (the app's
+    request), ``session``, ``get_flashed_messages``, ``csrf_token`` and
+    ``csrf_input`` (see :mod:`kettle.csrf`), ``config`` (the app's
     settings), and what the app's context processors (``@app.context_processor``)
     return.
     """
@@ -94,6 +95,8 @@ class Templates:
             ) from exc
         from .context import request
         from .context import session
+        from .csrf import csrf_input
+        from .csrf import csrf_token
         from .helpers import url_for
         from .sessions import get_flashed_messages
         from .static import static
@@ -115,6 +118,8 @@ class Templates:
             request=request,
             session=session,
             get_flashed_messages=get_flashed_messages,
+            csrf_token=csrf_token,
+            csrf_input=csrf_input,
             config=app.config,
         )
         self._async_env: Environment | None = None

@@ -44,6 +44,9 @@ class TestClient(httpx.Client):
         headers: Default headers sent with every request.
         follow_redirects: Follow redirects by default.
         cookies: Initial cookies.
+        enforce_csrf_checks: Check this client's requests for CSRF as a real
+            browser's are (see :mod:`kettle.csrf`); by default they pass, as
+            Django's test client's do.
 
     Raises:
         ValueError: ``interface`` is neither ``"asgi"`` nor ``"wsgi"``.
@@ -62,6 +65,7 @@ class TestClient(httpx.Client):
         headers: _Headers | None = None,
         follow_redirects: bool = True,
         cookies: _Cookies | None = None,
+        enforce_csrf_checks: bool = False,
     ) -> None:
         self.app = app
         self.interface = interface
@@ -73,6 +77,7 @@ class TestClient(httpx.Client):
             self._asgi = _ThreadedASGITransport(
                 app, root_path=root_path, raise_exceptions=raise_server_exceptions
             )
+            self._asgi.skip_csrf = not enforce_csrf_checks
             transport = self._asgi
         elif interface == "wsgi":
             wsgi = getattr(app, "wsgi", None)
@@ -81,7 +86,7 @@ class TestClient(httpx.Client):
                     "interface='wsgi' needs an application with a 'wsgi' attribute."
                 )
             transport = httpx.WSGITransport(
-                app=_wrap_wsgi(wsgi, raise_server_exceptions),
+                app=_wrap_wsgi(wsgi, raise_server_exceptions, not enforce_csrf_checks),
                 raise_app_exceptions=raise_server_exceptions,
                 script_name=root_path,
                 remote_addr=_CLIENT_ADDRESS[0],
@@ -194,6 +199,7 @@ class AsyncTestClient(httpx.AsyncClient):
         headers: Default headers sent with every request.
         follow_redirects: Follow redirects by default.
         cookies: Initial cookies.
+        enforce_csrf_checks: As for :class:`TestClient`.
     """
 
     __test__ = False  # Not a pytest test class.
@@ -207,6 +213,7 @@ class AsyncTestClient(httpx.AsyncClient):
         headers: _Headers | None = None,
         follow_redirects: bool = True,
         cookies: _Cookies | None = None,
+        enforce_csrf_checks: bool = False,
     ) -> None:
         self.app = app
         self.raise_server_exceptions = raise_server_exceptions
@@ -214,6 +221,7 @@ class AsyncTestClient(httpx.AsyncClient):
         self._asgi = _AsyncASGITransport(
             app, root_path=root_path, raise_exceptions=raise_server_exceptions
         )
+        self._asgi.skip_csrf = not enforce_csrf_checks
         super().__init__(
             base_url=base_url,
             headers=headers,

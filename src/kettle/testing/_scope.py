@@ -32,6 +32,7 @@ def _build_scope(
     root_path: str,
     raise_exceptions: bool,
     state: dict[str, Any] | None,
+    skip_csrf: bool = False,
 ) -> _Message:
     """Build the parts of an ``http`` or ``websocket`` scope common to both.
 
@@ -42,6 +43,8 @@ def _build_scope(
         root_path: The ``root_path`` to report.
         raise_exceptions: The value for ``scope["kettle.raise_exceptions"]``.
         state: The lifespan state, shallow-copied into the scope when set.
+        skip_csrf: The value for ``scope["kettle.skip_csrf"]`` (the test
+            client's requests pass the CSRF checks unless it enforces them).
 
     Returns:
         The scope.
@@ -61,6 +64,7 @@ def _build_scope(
         "headers": [(key.lower(), value) for key, value in request.headers.raw],
         "extensions": {"kettle.testclient": {}},
         "kettle.raise_exceptions": raise_exceptions,
+        "kettle.skip_csrf": skip_csrf,
     }
     if state is not None:
         scope["state"] = dict(state)

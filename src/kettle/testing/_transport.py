@@ -124,6 +124,7 @@ class _ThreadedASGITransport(httpx.BaseTransport):
         self.app = app
         self.root_path = root_path
         self.raise_exceptions = raise_exceptions
+        self.skip_csrf = False
         self.loop = _LoopThread()
         self.lifespan = _Lifespan(app)
 
@@ -151,6 +152,7 @@ class _ThreadedASGITransport(httpx.BaseTransport):
             root_path=self.root_path,
             raise_exceptions=self.raise_exceptions,
             state=self._state(),
+            skip_csrf=self.skip_csrf,
         )
         scope["method"] = request.method
         remaining = iter(chunks)
@@ -187,6 +189,7 @@ class _AsyncASGITransport(httpx.AsyncBaseTransport):
         self.app = app
         self.root_path = root_path
         self.raise_exceptions = raise_exceptions
+        self.skip_csrf = False
         self.lifespan = _Lifespan(app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -205,6 +208,7 @@ class _AsyncASGITransport(httpx.AsyncBaseTransport):
             root_path=self.root_path,
             raise_exceptions=self.raise_exceptions,
             state=self.lifespan.state if self.lifespan.running else None,
+            skip_csrf=self.skip_csrf,
         )
         scope["method"] = request.method
         stream = request.stream

@@ -17,12 +17,15 @@ _StartResponse = Callable[..., Callable[[bytes], object]]
 _WSGIApp = Callable[[dict[str, Any], _StartResponse], Iterable[bytes]]
 
 
-def _wrap_wsgi(wsgi: _WSGIApp, raise_exceptions: bool) -> _WSGIApp:
+def _wrap_wsgi(
+    wsgi: _WSGIApp, raise_exceptions: bool, skip_csrf: bool = False
+) -> _WSGIApp:
     """Wrap a WSGI app to flag ``kettle.raise_exceptions`` and answer 500s.
 
     Args:
         wsgi: The WSGI application.
         raise_exceptions: The value for ``environ["kettle.raise_exceptions"]``.
+        skip_csrf: The value for ``environ["kettle.skip_csrf"]``.
 
     Returns:
         The wrapped WSGI application.
@@ -30,6 +33,7 @@ def _wrap_wsgi(wsgi: _WSGIApp, raise_exceptions: bool) -> _WSGIApp:
 
     def app(environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
         environ["kettle.raise_exceptions"] = raise_exceptions
+        environ["kettle.skip_csrf"] = skip_csrf
         # NOTE: httpx puts the decoded path in PATH_INFO; PEP 3333 wants its UTF-8
         # bytes as latin-1 characters, which is what real servers pass.
         for key in ("PATH_INFO", "SCRIPT_NAME"):
