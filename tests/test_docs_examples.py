@@ -1083,3 +1083,28 @@ def test_csrf_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
             "likes": 1
         }
         assert c.post("/hooks/payments", content=b"{}").json() == {"received": 2}
+
+
+@BOTH
+def test_forms_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETTLE_SECRET_KEY", "docs-example-key-0123456789abcdef")
+    module = load("forms_app")
+    good = {
+        "username": "Ann",
+        "email": "ann@example.org",
+        "password": "long enough",
+        "confirm": "long enough",
+        "terms": "on",
+    }
+    with client(module, iface, follow_redirects=False) as c:
+        page = c.get("/signup").text
+        assert 'enctype="multipart/form-data"' in page
+        assert '<label for="id_username">User name</label>' in page
+        bad = c.post("/signup", data={**good, "username": "admin", "confirm": "x"})
+        assert "That name is taken." in bad.text and "The passwords differ." in bad.text
+        assert 'value="admin"' in bad.text
+        assert c.post("/signup", data=good).status_code == 302
+        api = c.post("/api/signup", json={**good, "age": 12})
+        assert api.status_code == 422
+        assert api.json() == {"errors": {"age": ["Enter a number of at least 13."]}}
+        assert c.post("/api/signup", json=good).json() == {"username": "ann"}

@@ -479,6 +479,7 @@ async def _as_bytes_async(field: RequestField, value: Any) -> Any:
 _BATTERY_TYPES = {
     "sqlalchemy.orm.session.Session": "kettle.db.web:session_provider",
     "sqlalchemy.ext.asyncio.session.AsyncSession": "kettle.db.web:session_provider",
+    "kettle.forms.Form": "kettle.forms:form_provider",
 }
 
 

@@ -1,0 +1,297 @@
+"""Forms (``kettle.forms``): declared fields and their checks, binding from a
+form body or JSON, accessible HTML with the user's input kept and escaped, the
+CSRF field, file fields, and uploads refused over the limits."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import os
+import re
+import tempfile
+
+import pytest
+
+from kettle import Kettle
+from kettle import redirect
+from kettle.forms import BooleanField
+from kettle.forms import ChoiceField
+from kettle.forms import DateField
+from kettle.forms import DecimalField
+from kettle.forms import EmailField
+from kettle.forms import FileField
+from kettle.forms import Form
+from kettle.forms import HiddenField
+from kettle.forms import IntegerField
+from kettle.forms import PasswordField
+from kettle.forms import StringField
+from kettle.forms import TextField
+from kettle.forms import URLField
+from kettle.forms import ValidationError
+from test_templates import XSS
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def no_admin(value):
+    if value.lower() == "admin":
+        raise ValidationError(f"{value!r} is reserved.")
+
+
+class SignupForm(Form):
+    username = StringField(
+        "User name",
+        min_length=3,
+        max_length=20,
+        regex=r"[a-zA-Z0-9_<>/'\" ]+",
+        message="Letters, digits and _ only.",
+        validators=[no_admin],
+        help_text="Shown on your posts.",
+    )
+    email = EmailField("Email")
+    password = PasswordField("Password", min_length=8)
+    confirm = PasswordField("Repeat the password")
+    age = IntegerField("Age", min_value=13, max_value=130, required=False)
+    website = URLField("Website", required=False)
+    plan = ChoiceField("Plan", choices=[("free", "Free"), ("pro", "Pro <b>")])
+    born = DateField("Born", required=False, max_value=datetime.date(2020, 1, 1))
+    price = DecimalField("Price", required=False, places=2)
+    bio = TextField("About you", required=False, max_length=200)
+    terms = BooleanField("I accept the terms", required=True)
+    next = HiddenField(required=False)
+
+    def validate_email(self, value):
+        return value.lower()
+
+    def validate(self):
+        if self.data.get("password") != self.data.get("confirm"):
+            self.add_error("confirm", "The passwords differ.")
+
+
+GOOD = {
+    "username": "ann_1",
+    "email": "Ann@Example.org",
+    "password": "long enough",
+    "confirm": "long enough",
+    "age": "30",
+    "website": "https://ann.example",
+    "plan": "pro",
+    "born": "1990-05-01",
+    "price": "9.99",
+    "bio": "Tea drinker.",
+    "terms": "on",
+    "next": "/home",
+}
+
+
+def test_a_valid_form_gives_converted_values():
+    form = SignupForm(GOOD)
+    assert form.is_valid(), form.errors
+    assert form.data == {
+        "username": "ann_1",
+        "email": "ann@example.org",
+        "password": "long enough",
+        "confirm": "long enough",
+        "age": 30,
+        "website": "https://ann.example",
+        "plan": "pro",
+        "born": datetime.date(1990, 5, 1),
+        "price": decimal.Decimal("9.99"),
+        "bio": "Tea drinker.",
+        "terms": True,
+        "next": "/home",
+    }
+    optional = SignupForm({**GOOD, "age": "", "website": "  ", "born": ""})
+    assert optional.is_valid()
+    assert optional.data["age"] is None and optional.data["website"] is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"username": ""}, "username", "This field is required."),
+        ({"username": "ab"}, "username", "Enter at least 3 characters (it has 2)."),
+        (
+            {"username": "a" * 21},
+            "username",
+            "Enter at most 20 characters (it has 21).",
+        ),
+        ({"username": "ann-1"}, "username", "Letters, digits and _ only."),
+        ({"username": "Admin"}, "username", "'Admin' is reserved."),
+        ({"email": "ann@"}, "email", "Enter a valid email address."),
+        ({"email": "a b@c.de"}, "email", "Enter a valid email address."),
+        ({"age": "12"}, "age", "Enter a number of at least 13."),
+        ({"age": "131"}, "age", "Enter a number of at most 130."),
+        ({"age": "3.5"}, "age", "Enter a whole number."),
+        ({"age": "x"}, "age", "Enter a whole number."),
+        ({"website": "javascript:alert(1)"}, "website", "Enter a valid URL"),
+        ({"website": "ftp://x.example"}, "website", "Enter a valid URL"),
+        ({"plan": "gold"}, "plan", "Choose one of the options given."),
+        ({"born": "2021-01-01"}, "born", "Enter a date on or before 2020-01-01."),
+        ({"born": "01/05/1990"}, "born", "Enter a date as YYYY-MM-DD."),
+        ({"price": "9.999"}, "price", "Enter at most 2 decimal places."),
+        ({"price": "NaN"}, "price", "Enter a number."),
+        ({"bio": "x" * 201}, "bio", "Enter at most 200 characters"),
+        ({"terms": ""}, "terms", "Tick this box to go on."),
+        ({"confirm": "something else"}, "confirm", "The passwords differ."),
+    ],
+)
+def test_each_check(changes, field, message):
+    form = SignupForm({**GOOD, **changes})
+    assert not form.is_valid()
+    assert list(form.errors) == [field]
+    assert form.errors[field][0].startswith(message)
+    assert field not in form.data
+
+
+def test_an_unbound_form_is_not_valid_and_shows_its_initial_values():
+    form = SignupForm(initial={"username": "ann", "plan": "pro"})
+    assert not form.is_bound and not form.is_valid() and form.errors == {}
+    html = str(form.username)
+    assert '<label for="id_username">User name</label>' in html
+    assert 'value="ann"' in html
+    assert "required" in html and 'maxlength="20"' in html and 'minlength="3"' in html
+    assert 'aria-describedby="id_username-help"' in html
+    assert '<p class="help" id="id_username-help">Shown on your posts.</p>' in html
+    assert '<option value="pro" selected>Pro &lt;b&gt;</option>' in str(form.plan)
+    assert 'type="checkbox"' in str(form.terms)
+
+
+def test_errors_are_rendered_next_to_the_input_which_is_kept():
+    form = SignupForm({**GOOD, "username": "ab", "password": "short", "confirm": "x"})
+    assert not form.is_valid()
+    html = str(form.username)
+    assert 'class="field field-username has-error"' in html
+    assert 'value="ab"' in html  # what the user typed
+    assert 'aria-invalid="true"' in html
+    assert 'aria-describedby="id_username-help id_username-error"' in html
+    assert '<ul class="errors" id="id_username-error"><li>Enter at least 3' in html
+    assert "short" not in str(form.password)  # passwords are never sent back
+    whole = str(form)
+    assert whole.count('class="field ') == 11  # every field but the hidden one
+
+
+def test_user_input_and_error_messages_are_escaped():
+    for payload in XSS:
+        form = SignupForm({**GOOD, "username": payload, "bio": payload})
+        form.is_valid()
+        html = str(form)
+        assert "<script>" not in html and "<img" not in html and "<svg" not in html
+        if "<" in payload or '"' in payload:
+            assert payload not in html
+    form = SignupForm({**GOOD, "username": "<b>admin</b>"})
+    form.is_valid()
+    assert "&lt;b&gt;" in str(form)  # in the message too
+
+
+def test_the_same_form_from_json_and_from_a_form_body(make_client, tmp_path):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "signup.html").write_text(
+        '<form method="post">{{ form }}</form>'
+    )
+    app = Kettle(env_file=None, SECRET_KEY="k" * 32)
+    app.root_path = str(tmp_path)
+    from kettle.templating import render
+
+    @app.route("/signup", methods=["GET", "POST"])
+    def signup(form: SignupForm):
+        if form.is_valid():
+            return redirect("/done")
+        return render("signup.html", form=form)
+
+    @app.post("/api/signup")
+    async def api_signup(form: SignupForm):
+        if not form.is_valid():
+            return {"errors": form.errors}, 422
+        return {"user": form.data["username"], "age": form.data["age"]}
+
+    @app.get("/done")
+    def done():
+        return "done"
+
+    client = make_client(app, enforce_csrf_checks=True)
+    page = client.get("/signup").text
+    assert 'name="csrf_token"' in page and 'id="id_username"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post("/signup", data=GOOD).status_code == 403  # no token
+    again = client.post("/signup", data={**GOOD, "username": "ab", "csrf_token": token})
+    assert again.status_code == 200 and 'value="ab"' in again.text
+    ok = client.post("/signup", data={**GOOD, "csrf_token": token})
+    assert ok.text == "done"
+    api = make_client(app)  # an API client: no cookies, no CSRF at stake
+    good = {**GOOD, "age": 30, "terms": True}
+    assert api.post("/api/signup", json=good).json() == {"user": "ann_1", "age": 30}
+    bad = api.post("/api/signup", json={**good, "age": "old", "email": None})
+    assert bad.status_code == 422
+    assert bad.json() == {
+        "errors": {
+            "email": ["This field is required."],
+            "age": ["Enter a whole number."],
+        }
+    }
+    assert api.post("/api/signup", json=[1]).status_code == 422
+
+
+class AvatarForm(Form):
+    name = StringField()
+    avatar = FileField(max_size=1000, content_types=["image/png"])
+
+
+def test_file_fields_check_size_and_type(make_client):
+    app = Kettle(env_file=None)
+
+    @app.post("/avatar")
+    def avatar(form: AvatarForm):
+        if not form.is_valid():
+            return {"errors": form.errors}, 400
+        upload = form.data["avatar"]
+        return {"filename": upload.filename, "size": upload.size}
+
+    client = make_client(app)
+
+    def send(content, ctype="image/png", name="a.png"):
+        return client.post(
+            "/avatar", data={"name": "x"}, files={"avatar": (name, content, ctype)}
+        )
+
+    assert send(PNG).json() == {"filename": "a.png", "size": len(PNG)}
+    assert (
+        send(PNG + b"\x00" * 1000)
+        .json()["errors"]["avatar"][0]
+        .startswith("The file is 1,040 bytes; the largest accepted is 1,000.")
+    )
+    assert send(PNG, "image/gif").json()["errors"]["avatar"] == [
+        "Choose a file of type image/png."
+    ]
+    assert send(b"<svg onload=alert(1)>").json()["errors"]["avatar"] == [
+        "The file is not the image/png it says."
+    ]
+    missing = client.post("/avatar", data={"name": "x"})
+    assert missing.json()["errors"]["avatar"] == ["Choose a file."]
+    assert AvatarForm.is_multipart.fget(AvatarForm())  # type: ignore[attr-defined]
+
+
+def test_uploads_over_the_limit_are_413_and_leave_no_file(
+    make_client, tmp_path, monkeypatch
+):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    app = Kettle(env_file=None, MAX_FILE_SIZE=50_000, FORM_SPOOL_SIZE=1000)
+
+    @app.post("/avatar")
+    def avatar(form: AvatarForm):
+        return {"valid": form.is_valid()}
+
+    client = make_client(app)
+    small = client.post(
+        "/avatar", data={"name": "x"}, files={"avatar": ("a.png", PNG, "image/png")}
+    )
+    assert small.json() == {"valid": True}
+    big = client.post(
+        "/avatar",
+        data={"name": "x"},
+        files={"avatar": ("a.png", PNG + os.urandom(60_000), "image/png")},
+    )
+    assert big.status_code == 413
+    assert os.listdir(spool) == []  # the part written to disk was removed
