@@ -357,3 +357,19 @@ def test_sync_body_read_with_async_hook_waits_on_the_server_loop(app):
     sent = asyncio.run(scenario())
     assert sent[0]["status"] == 200
     assert sent[1]["body"] == b'{"size":15}'
+
+
+def test_a_request_without_a_body_has_an_empty_form(app, make_client):
+    from kettle import Form
+
+    @app.route("/page", methods=["GET", "POST"])
+    def page(name: str = Form("nobody")):
+        return {"name": name, "form": list(request.get_form().keys())}
+
+    client = make_client(app)
+    assert client.get("/page").json() == {"name": "nobody", "form": []}
+    assert client.post("/page", data={"name": "ann"}).json()["name"] == "ann"
+    empty = client.post("/page", content=b"")
+    assert empty.json() == {"name": "nobody", "form": []}
+    typeless = client.post("/page", content=b"name=ann")
+    assert typeless.status_code == 415  # a body of no declared type

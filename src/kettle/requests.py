@@ -441,17 +441,26 @@ class Request(HTTPConnection):
         Uploaded files are :class:`~kettle.UploadFile` objects, spooled to a temporary
         file above a size threshold and closed when the request ends.
 
+        A request without a body and without a ``Content-Type`` (a GET) has an
+        empty form.
+
         Raises:
             HTTPException: 400 for a malformed body, 413 over a limit, 415 for another
                 content type.
         """
         if self._form is None:
+            from .formparsers import FormData
             from .formparsers import parse_form
 
             header = self.headers.get("content-type") or ""
             limits = self.app.limits
             ctype = self.content_type
             length = self.content_length
+            if not header and (length == 0 or self.method in ("GET", "HEAD")):
+                # No body (a GET of a page whose handler also takes its POST):
+                # an empty form, as Flask's request.form is.
+                self._form = FormData()
+                return self._form
             cap = (
                 limits.max_upload_size
                 if ctype == "multipart/form-data"
