@@ -1108,3 +1108,42 @@ def test_forms_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
         assert api.status_code == 422
         assert api.json() == {"errors": {"age": ["Enter a number of at least 13."]}}
         assert c.post("/api/signup", json=good).json() == {"username": "ann"}
+
+
+@BOTH
+def test_model_forms_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kettle.db import get_database
+
+    monkeypatch.setenv("KETTLE_SECRET_KEY", "docs-example-key-0123456789abcdef")
+    module = _model_forms_module()
+    with client(module, iface) as c:
+        assert c.post("/novels", json={"title": "Emma", "writer_id": 1}).json() == {
+            "id": 1
+        }
+        bad = c.post("/novels", data={"title": "", "pages": "many", "writer_id": "7"})
+        assert bad.status_code == 422
+        assert set(bad.json()["errors"]) == {"title", "pages", "writer_id"}
+        page = c.get("/novels/1/edit").text
+        assert 'value="Emma"' in page
+        assert '<option value="1" selected>Jane Austen</option>' in page
+    get_database(module.app).dispose()
+
+
+_model_forms_loaded: list[ModuleType] = []
+
+
+def _model_forms_module() -> ModuleType:
+    """The example, imported once (its models join Kettle's metadata once), on a
+    fresh database for each test."""
+    from kettle.db import get_database
+
+    if not _model_forms_loaded:
+        _model_forms_loaded.append(load("model_forms"))
+    module = _model_forms_loaded[0]
+    db = get_database(module.app)
+    db.drop_all()
+    db.create_all()
+    with db.session() as s:
+        s.add(module.Writer(id=1, name="Jane Austen"))
+        s.commit()
+    return module

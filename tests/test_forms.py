@@ -295,3 +295,124 @@ def test_uploads_over_the_limit_are_413_and_leave_no_file(
     )
     assert big.status_code == 413
     assert os.listdir(spool) == []  # the part written to disk was removed
+
+
+# -- model forms -----------------------------------------------------------------------
+
+import enum  # noqa: E402
+
+from sqlalchemy import ForeignKey  # noqa: E402
+from sqlalchemy import Numeric  # noqa: E402
+from sqlalchemy import String  # noqa: E402
+from sqlalchemy import Text  # noqa: E402
+from sqlalchemy.orm import Mapped  # noqa: E402
+from sqlalchemy.orm import mapped_column  # noqa: E402
+from sqlalchemy.orm import relationship  # noqa: E402
+
+from kettle.db import PK  # noqa: E402
+from kettle.db import Model  # noqa: E402
+from kettle.db import Timestamps  # noqa: E402
+from kettle.db import get_database  # noqa: E402
+from kettle.forms import initial_from  # noqa: E402
+from kettle.forms import model_form  # noqa: E402
+from kettle.forms import populate  # noqa: E402
+
+
+class Genre(enum.Enum):
+    poetry = "Poetry"
+    prose = "Prose"
+
+
+class FormAuthor(Model):
+    id: Mapped[PK]
+    name: Mapped[str] = mapped_column(String(40))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FormBook(Timestamps, Model):
+    id: Mapped[PK]
+    title: Mapped[str] = mapped_column(String(120))
+    summary: Mapped[str | None] = mapped_column(Text)
+    pages: Mapped[int | None]
+    price: Mapped[decimal.Decimal] = mapped_column(Numeric(8, 2))
+    in_print: Mapped[bool] = mapped_column(default=True)
+    genre: Mapped[Genre]
+    published: Mapped[datetime.date | None]
+    author_id: Mapped[int] = mapped_column(ForeignKey("form_author.id"))
+    author: Mapped[FormAuthor] = relationship()
+
+
+@pytest.fixture
+def library(tmp_path):
+    app = Kettle(env_file=None, DATABASE_URL=f"sqlite:///{tmp_path / 'lib.db'}")
+    db = get_database(app)
+    db.create_all()
+    with db.session() as s:
+        s.add_all([FormAuthor(id=1, name="Keats"), FormAuthor(id=2, name="Bashō")])
+        s.commit()
+    yield app
+    db.dispose()
+
+
+def test_a_model_form_follows_the_columns(library):
+    BookForm = model_form(FormBook)
+    assert list(BookForm._fields) == [
+        "title",
+        "summary",
+        "pages",
+        "price",
+        "in_print",
+        "genre",
+        "published",
+        "author_id",
+    ]  # no primary key, no timestamps
+    fields = BookForm._fields
+    assert (
+        isinstance(fields["title"], StringField) and fields["title"].max_length == 120
+    )
+    assert fields["title"].required and not fields["summary"].required
+    assert isinstance(fields["summary"], TextField)
+    assert isinstance(fields["pages"], IntegerField) and not fields["pages"].required
+    assert isinstance(fields["price"], DecimalField) and fields["price"].places == 2
+    assert isinstance(fields["in_print"], BooleanField)
+    assert isinstance(fields["published"], DateField)
+    with library.app_context():
+        assert fields["genre"].choices == [("poetry", "Poetry"), ("prose", "Prose")]
+        assert fields["author_id"].choices == [(1, "Keats"), (2, "Bashō")]
+        assert fields["author_id"].label == "Author"
+        html = str(BookForm()["author_id"])
+        assert '<option value="2">Bashō</option>' in html
+
+
+def test_a_model_form_checks_and_saves(library):
+    BookForm = model_form(FormBook, fields=["title", "price", "genre", "author"])
+    assert list(BookForm._fields) == ["title", "price", "genre", "author_id"]
+    with library.app_context():
+        bad = BookForm(
+            {"title": "x" * 121, "price": "1.234", "genre": "drama", "author_id": "9"}
+        )
+        assert not bad.is_valid()
+        assert set(bad.errors) == {"title", "price", "genre", "author_id"}
+        form = BookForm(
+            {"title": "Odes", "price": "4.50", "genre": "poetry", "author_id": "1"}
+        )
+        assert form.is_valid(), form.errors
+        db = get_database(library)
+        with db.session() as s:
+            assert form.data["genre"] is Genre.poetry
+            book = populate(form, FormBook())
+            s.add(book)
+            s.commit()
+            saved = s.get(FormBook, book.id)
+            assert (saved.title, saved.price, saved.author.name) == (
+                "Odes",
+                decimal.Decimal("4.50"),
+                "Keats",
+            )
+            editing = BookForm(initial=initial_from(saved, BookForm))
+            assert 'value="Odes"' in str(editing["title"])
+            assert '<option value="poetry" selected>' in str(editing["genre"])
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        model_form(FormBook, fields=["nope"])

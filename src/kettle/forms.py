@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import enum
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -49,6 +50,7 @@ __all__ = (
     "BooleanField",
     "ChoiceField",
     "DateField",
+    "DateTimeField",
     "DecimalField",
     "EmailField",
     "Field",
@@ -62,6 +64,9 @@ __all__ = (
     "TextField",
     "URLField",
     "ValidationError",
+    "initial_from",
+    "model_form",
+    "populate",
 )
 
 _EMAIL = re.compile(
@@ -467,6 +472,8 @@ class ChoiceField(Field):
 
     def render_input(self, bound: BoundField) -> Markup:
         current = bound.value
+        if isinstance(current, enum.Enum):  # a record's value: shown by name
+            current = current.name
         current = "" if current is None else str(current)
         options = [
             f"<option{_attrs(value='', selected=current == '')}>—</option>"
@@ -874,3 +881,177 @@ def form_provider(app: Any, annotation: type[Form]) -> Callable[..., Any]:
         return await form_provider_async(request, annotation)
 
     return provide
+
+
+# -- model forms ------------------------------------------------------------------
+
+
+class DateTimeField(_RangedField):
+    """A date and time (``YYYY-MM-DDTHH:MM``, the browser's picker)."""
+
+    input_type = "datetime-local"
+    below = "Enter a time on or after {}."
+    above = "Enter a time on or before {}."
+
+    def convert(self, raw: Any) -> Any:
+        if isinstance(raw, datetime.datetime):
+            return raw
+        try:
+            return datetime.datetime.fromisoformat(str(raw))
+        except ValueError:
+            raise ValidationError(
+                "Enter a date and time as YYYY-MM-DDTHH:MM."
+            ) from None
+
+
+def _related_choices(model: Any, column: Any) -> Callable[[], list[tuple[Any, str]]]:
+    """The rows of the table ``column`` refers to, as ``(key, label)`` choices
+    (read when the form is checked or rendered)."""
+
+    def choices() -> list[tuple[Any, str]]:
+        from sqlalchemy import select
+
+        from .db import get_database
+
+        with get_database().session() as db:
+            rows = db.scalars(select(model).order_by(column)).all()
+            return [(getattr(row, column.key), _label_of(row)) for row in rows]
+
+    return choices
+
+
+def _label_of(row: Any) -> str:
+    """A row's label in a choice: its ``__str__`` when the model defines one,
+    else its first text column, else its key."""
+    own: Any = type(row).__str__
+    if own is not object.__str__:
+        return str(row)
+    from sqlalchemy import String
+    from sqlalchemy import inspect as sa_inspect
+
+    mapper = sa_inspect(type(row))
+    for column in mapper.columns:
+        if isinstance(column.type, String) and not column.primary_key:
+            return str(getattr(row, column.key))
+    return str(sa_inspect(row).identity)
+
+
+def _field_for(model: Any, column: Any, relations: dict[Any, Any]) -> Field:
+    """The form field of a mapped column: its type, length, nullability,
+    default; a foreign key: the related table's rows as choices."""
+    from sqlalchemy import types as sa
+
+    kind = column.type
+    optional = (
+        column.nullable
+        or column.default is not None
+        or column.server_default is not None
+    )
+    label = column.key.replace("_", " ").capitalize()
+    options: dict[str, Any] = {"label": label, "required": not optional}
+    related = relations.get(column)
+    if related is not None:
+        name, target_model, target_column = related
+        options["label"] = name.replace("_", " ").capitalize()
+        return ChoiceField(
+            choices=_related_choices(target_model, target_column), **options
+        )
+    enum_class = getattr(kind, "enum_class", None)
+    if isinstance(kind, sa.Enum):
+        if enum_class is not None and issubclass(enum_class, enum.Enum):
+            choices = [(member.name, str(member.value)) for member in enum_class]
+            # the member itself in form.data
+            options["validators"] = [enum_class.__getitem__]
+        else:
+            choices = [(value, value) for value in kind.enums]
+        return ChoiceField(choices=choices, **options)
+    if isinstance(kind, sa.Boolean):
+        return BooleanField(label=label)
+    if isinstance(kind, sa.Integer):
+        return IntegerField(**options)
+    if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
+        return DecimalField(places=kind.scale, **options)
+    if isinstance(kind, sa.Float):
+        return FloatField(**options)
+    if isinstance(kind, sa.DateTime):
+        return DateTimeField(**options)
+    if isinstance(kind, sa.Date):
+        return DateField(**options)
+    if isinstance(kind, sa.Text):
+        return TextField(**options)
+    if isinstance(kind, sa.String):
+        return StringField(max_length=kind.length, **options)
+    raise TypeError(
+        f"{model.__name__}.{column.key}: no form field for {type(kind).__name__} "
+        "columns; declare the field on the form yourself"
+    )
+
+
+def model_form(
+    model: Any,
+    *,
+    fields: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    base: type[Form] | None = None,
+) -> type[Form]:
+    """A :class:`Form` class made from a ``kettle.db`` model's columns: each
+    column's type, length, nullability (``required``) and default; a foreign key
+    as a choice of the related table's rows (labelled by their ``__str__``).
+
+    Args:
+        model: The mapped class.
+        fields: The columns to include, in order (default: every column but
+            primary keys and those the database fills, such as timestamps).
+            A relationship's name stands for its foreign key column.
+        exclude: Columns to leave out.
+        base: A form class to extend (fields declared there win).
+    """
+    from sqlalchemy import inspect as sa_inspect
+
+    mapper = sa_inspect(model)
+    relations: dict[Any, Any] = {}
+    by_relation: dict[str, str] = {}
+    for rel in mapper.relationships:
+        if rel.direction.name != "MANYTOONE":
+            continue
+        for local, remote in rel.local_remote_pairs:
+            relations[local] = (rel.key, rel.mapper.class_, remote)
+            by_relation[rel.key] = mapper.get_property_by_column(local).key
+    columns = {prop.key: prop.columns[0] for prop in mapper.column_attrs}
+    if fields is None:
+        names = [
+            key
+            for key, column in columns.items()
+            if not column.primary_key
+            and column.server_default is None
+            and not callable(getattr(column.default, "arg", None))
+        ]
+    else:
+        names = [by_relation.get(name, name) for name in fields]
+    declared: dict[str, Any] = {}
+    for name in names:
+        if name in exclude:
+            continue
+        if name not in columns:
+            raise KeyError(f"{model.__name__} has no column {name!r}")
+        if base is not None and name in base._fields:
+            continue
+        declared[name] = _field_for(model, columns[name], relations)
+    form_class = type(f"{model.__name__}Form", (base or Form,), declared)
+    form_class.model = model  # type: ignore[attr-defined]
+    return form_class
+
+
+def populate(form: Form, obj: Any) -> Any:
+    """Set ``obj``'s attributes from a valid form's :attr:`~Form.data` (only
+    the fields the form has) and return it."""
+    if not form.is_valid():
+        raise ValueError("the form is not valid: check form.is_valid() first")
+    for name, value in form.data.items():
+        setattr(obj, name, value)
+    return obj
+
+
+def initial_from(obj: Any, form_class: type[Form]) -> dict[str, Any]:
+    """A record's values for the fields of ``form_class`` (to edit it)."""
+    return {name: getattr(obj, name, None) for name in form_class._fields}
