@@ -18,6 +18,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -91,6 +92,41 @@ def mariadb_server() -> Iterator[Server]:
     yield from _server_fixture(
         "mariadb", "KETTLE_TEST_MARIADB_URL", dbservers.start_mariadb
     )
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Server]:
+    """A Redis server for the whole session, started on first use (or
+    ``KETTLE_TEST_REDIS_URL``'s)."""
+    url = os.environ.get("KETTLE_TEST_REDIS_URL")
+    if url:
+        parsed = urllib.parse.urlsplit(url)
+        yield Server(
+            name="redis",
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 6379,
+            user="",
+            password="",
+            database=(parsed.path.strip("/") or "0"),
+            admin_database="0",
+        )
+        return
+    yield from _server_fixture("redis", "KETTLE_TEST_REDIS_URL", dbservers.start_redis)
+
+
+@pytest.fixture
+def redis_url(redis_server: Server) -> Iterator[str]:
+    """The URL of an emptied Redis database (flushed before and after)."""
+    import redis
+
+    url = f"redis://{redis_server.host}:{redis_server.port}/{redis_server.database}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
 
 
 @contextlib.contextmanager

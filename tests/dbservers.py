@@ -387,6 +387,54 @@ def start_mariadb(base: Path) -> Server:
     )
 
 
+def redis_binary() -> str:
+    found = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not os.path.exists(found):
+        raise RuntimeError(
+            "redis-server is not installed (Debian package redis-server; "
+            "scripts/test installs it)"
+        )
+    return found
+
+
+def start_redis(base: Path) -> Server:
+    """Start a Redis server on loopback with its files in ``base``/redis: no
+    persistence, no protected-mode surprises."""
+    home = base / "redis"
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home / "redis.log"
+    binary = redis_binary()
+
+    def launch(port: int) -> subprocess.Popen[bytes]:
+        args = [binary, "--bind", "127.0.0.1", "--port", str(port)]
+        args += ["--save", "", "--appendonly", "no", "--dir", str(home)]
+        args += ["--logfile", str(log_path), "--daemonize", "no"]
+        return _popen(args, log_path, cwd=home)
+
+    def ready(port: int) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    proc, port = _launch_until_ready("Redis", launch, ready, log_path)
+    return Server(
+        name="redis",
+        host="127.0.0.1",
+        port=port,
+        user="",
+        password="",
+        database="0",
+        admin_database="0",
+        pid=proc.pid,
+        log_path=log_path,
+        _process=proc,
+        _stop_signal=signal.SIGTERM,
+    )
+
+
 # -- shared helpers --------------------------------------------------------------------
 
 

@@ -199,3 +199,131 @@ def test_flash_messages_are_shown_once(app, make_client):
     assert client.get("/messages?category=warning").json()["filtered"] == [
         "<b>Careful</b>"
     ]
+
+
+# -- sessions kept on a server: the database and Redis ---------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb", "redis"])
+def server_app(request, tmp_path):
+    """An app keeping sessions in its database (SQLite, PostgreSQL, MariaDB, each
+    a fresh database) or in Redis."""
+    import contextlib
+
+    import dbfixtures
+
+    with contextlib.ExitStack() as stack:
+        options: dict[str, object] = {"SESSION_BACKEND": "database"}
+        if request.param == "redis":
+            options["SESSION_BACKEND"] = "redis"
+            options["SESSION_REDIS_URL"] = request.getfixturevalue("redis_url")
+            options["DATABASE_URL"] = f"sqlite:///{tmp_path / 'unused.db'}"
+        elif request.param == "sqlite":
+            options["DATABASE_URL"] = f"sqlite:///{tmp_path / 'sessions.db'}"
+        else:
+            fixture = (
+                "postgres_server" if request.param == "postgresql" else "mariadb_server"
+            )
+            server = request.getfixturevalue(fixture)
+            fresh = (
+                dbfixtures._fresh_postgres_database
+                if request.param == "postgresql"
+                else dbfixtures._fresh_mariadb_database
+            )
+            name = stack.enter_context(fresh(server))
+            options["DATABASE_URL"] = server.url_for(name)[0]
+        app = Kettle(env_file=None, **options)
+
+        @app.post("/set")
+        def set_value(key: str, value: str):
+            session[key] = value
+            return {"ok": True}
+
+        @app.get("/get")
+        async def get_value(key: str):  # async: the session is read off the loop
+            return {"value": session.get(key)}
+
+        @app.post("/login")
+        def login():
+            session["user"] = "ann"
+            session.rotate()
+            return {"ok": True}
+
+        @app.post("/logout")
+        async def logout():
+            session.clear()
+            return {"ok": True}
+
+        yield app
+        from kettle.db import get_database
+
+        get_database(app).dispose()
+
+
+def stored_keys(app) -> list[str]:
+    from kettle.sessions import backend
+
+    store = backend(app)
+    if hasattr(store, "client"):
+        return [k.decode() for k in store.client.keys("kettle:session:*")]
+    with store.engine.connect() as conn:
+        return [row.key for row in conn.execute(store.table.select())]
+
+
+def test_server_sessions_keep_only_an_id_in_the_cookie(server_app, make_client):
+    client = make_client(server_app)
+    client.post("/set?key=cart&value=tea")
+    sid = client.cookies["session"]
+    assert len(sid) == 43 and "tea" not in sid  # 256 random bits, no data
+    assert client.get("/get?key=cart").json() == {"value": "tea"}
+    [key] = stored_keys(server_app)
+    assert sid not in key  # the store holds its hash: a copy gives no ids
+    client.post("/set?key=cart&value=coffee")
+    assert client.cookies["session"] == sid  # the same session, changed
+    assert client.get("/get?key=cart").json() == {"value": "coffee"}
+
+
+def sid_of(response) -> str:
+    [cookie] = cookie_of(response)
+    return cookie.split(";", 1)[0].split("=", 1)[1]
+
+
+def test_server_sessions_rotate_and_clear(server_app, make_client):
+    client = make_client(server_app)
+    use_cookie(client, "an-id-an-attacker-chose")  # a fixation attempt
+    before = sid_of(client.post("/set?key=cart&value=tea"))
+    assert before != "an-id-an-attacker-chose"  # unknown ids are never adopted
+    use_cookie(client, before)
+    after = sid_of(client.post("/login"))
+    assert after != before
+    use_cookie(client, after)
+    assert client.get("/get?key=user").json() == {"value": "ann"}
+    assert client.get("/get?key=cart").json() == {"value": "tea"}  # data kept
+    use_cookie(client, before)
+    assert client.get("/get?key=cart").json() == {"value": None}  # old id gone
+    use_cookie(client, after)
+    [deleted] = cookie_of(client.post("/logout"))
+    assert "Max-Age=0" in deleted
+    assert stored_keys(server_app) == []
+    use_cookie(client, after)
+    assert client.get("/get?key=user").json() == {"value": None}
+
+
+def test_server_sessions_expire(server_app, make_client):
+    import time
+
+    server_app.config["SESSION_LIFETIME"] = 1
+    client = make_client(server_app)
+    client.post("/set?key=cart&value=tea")
+    assert client.get("/get?key=cart").json() == {"value": "tea"}
+    time.sleep(1.2)
+    assert client.get("/get?key=cart").json() == {"value": None}
+
+
+def test_an_unknown_backend_fails_at_start_up():
+    app = Kettle(env_file=None, SESSION_BACKEND="memcache")
+    with pytest.raises(ImproperlyConfigured, match="'cookie', 'redis', 'database'"):
+        app.setup()
+    needs_url = Kettle(env_file=None, SESSION_BACKEND="redis")
+    with pytest.raises(ImproperlyConfigured, match="needs SESSION_REDIS_URL"):
+        needs_url.setup()

@@ -58,10 +58,13 @@ from .scaffold import _UNSET
 from .scaffold import RouteInfo
 from .scaffold import Scaffold
 from .scaffold import caller_folder
+from .sessions import preload_async
+from .sessions import save_async
 from .views import View
 
 if TYPE_CHECKING:
     from .formparsers import FormLimits
+    from .sessions import ServerSessions
     from .testing import TestClient
     from .types import ASGIApp
     from .types import Receive
@@ -201,6 +204,7 @@ class Kettle(Scaffold):
         self._pipelines: list[Pipeline] = []
         self._unsafe: set[Pipeline] = set()  # routes taking an unsafe method
         self._csrf: csrf.Checks | None = None
+        self._server_sessions: ServerSessions | None = None
         #: ``{provider: replacement}``: ``Depends(provider)`` calls the replacement
         #: instead, from the next request on (for tests).
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
@@ -476,6 +480,11 @@ class Kettle(Scaffold):
         from .formparsers import FormLimits
 
         cfg = self.config
+        if (cfg.get("SESSION_BACKEND") or "cookie") != "cookie":
+            from .sessions import backend
+
+            made = backend(self)  # a wrong backend fails here, at start-up
+            self._server_sessions = made if made.server_side else None  # type: ignore[assignment]
         if cfg["OPENAPI_URL"]:
             from .openapi import install
 
@@ -793,6 +802,24 @@ class Kettle(Scaffold):
             response = self._internal_error(request, exc)
         return response
 
+    async def _guard_async(self, request: Request, target: Pipeline) -> None:
+        """Before a route's pipeline under ASGI: read a server-side session off
+        the event loop, and check an unsafe method for CSRF."""
+        if self._server_sessions is not None:
+            await preload_async(request, self._server_sessions)
+        if target.csrf and request.method not in SAFE_METHODS:
+            await csrf.check_async(request, self._csrf)  # type: ignore[arg-type]
+
+    async def _save_session_async(
+        self, request: Request, response: Response
+    ) -> Response:
+        """Write a server-side session off the event loop (ASGI)."""
+        try:
+            await save_async(request, response)
+        except Exception as exc:  # the store failed: still answer
+            return self._internal_error(request, exc)
+        return response
+
     async def dispatch_async(self, request: Request) -> Response | Mount:
         """Answer a request from async code (ASGI)."""
         try:
@@ -810,8 +837,8 @@ class Kettle(Scaffold):
             else:
                 target = self._no_route(request, found)  # type: ignore[arg-type]
             if type(target) is Pipeline:
-                if target.csrf and request.method not in SAFE_METHODS:
-                    await csrf.check_async(request, self._csrf)  # type: ignore[arg-type]
+                if target.csrf or self._server_sessions is not None:
+                    await self._guard_async(request, target)
                 if target.plain_async:
                     try:
                         params = request.path_params
@@ -833,6 +860,8 @@ class Kettle(Scaffold):
                 response = target
         except Exception as exc:
             response = await self.handle_user_error_async(request, exc, None)
+        if request._session is not None and self._server_sessions is not None:
+            response = await self._save_session_async(request, response)
         if (
             self._mw_response
             or response._cookies is not None

@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_DOMAIN": None,
     "SESSION_COOKIE_SAMESITE": "lax",
     "SESSION_COOKIE_SECURE": None,
+    "SESSION_REDIS_URL": None,
+    "REDIS_URL": None,
     "SERVER_NAME": None,
     "PREFERRED_URL_SCHEME": "http",
     "REDIRECT_SLASHES": True,

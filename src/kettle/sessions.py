@@ -14,7 +14,10 @@ silently lost.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
+import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import Any
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = (
     "CookieSessions",
+    "DatabaseSessions",
+    "RedisSessions",
+    "ServerSessions",
     "Session",
     "SessionTooLarge",
     "flash",
@@ -55,11 +61,16 @@ class Session(dict[str, Any]):
     #: Changed during this request: saved with the response.
     modified: bool
 
-    def __init__(self, data: Any = (), *, new: bool = False) -> None:
+    def __init__(
+        self, data: Any = (), *, new: bool = False, sid: str | None = None
+    ) -> None:
         super().__init__(data)
         self.new = new
         self.modified = False
         self.rotated = False
+        #: The id a server-side session is kept under (None: none yet).
+        self.sid = sid
+        self.saved = False
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.modified = True
@@ -107,7 +118,39 @@ class Session(dict[str, Any]):
         return f"<Session {dict.__repr__(self)}>"
 
 
-class CookieSessions:
+class _CookieSettings:
+    """The session cookie's name and attributes (``SESSION_COOKIE_*``)."""
+
+    #: Whether sessions are read and written on a server (I/O, run off the
+    #: event loop under ASGI).
+    server_side = False
+
+    def __init__(self, app: Kettle) -> None:
+        cfg = app.config
+        self.name: str = cfg["SESSION_COOKIE_NAME"]
+        self.lifetime: int = int(cfg["SESSION_LIFETIME"])
+        self.path: str = cfg["SESSION_COOKIE_PATH"]
+        self.domain: str | None = cfg["SESSION_COOKIE_DOMAIN"]
+        self.samesite: Any = cfg["SESSION_COOKIE_SAMESITE"]
+        self.secure: bool | None = cfg["SESSION_COOKIE_SECURE"]
+
+    def set_cookie(self, response: Response, value: str) -> None:
+        response.set_cookie(
+            self.name,
+            value,
+            max_age=self.lifetime,
+            path=self.path,
+            domain=self.domain,
+            secure=self.secure,
+            httponly=True,
+            samesite=self.samesite,
+        )
+
+    def delete_cookie(self, response: Response) -> None:
+        response.delete_cookie(self.name, path=self.path, domain=self.domain)
+
+
+class CookieSessions(_CookieSettings):
     """The session backend that keeps each session in a signed cookie.
 
     Settings: ``SECRET_KEY`` (required; ``SECRET_KEY_FALLBACKS``, a list of older
@@ -132,12 +175,7 @@ class CookieSessions:
         self.serializer = URLSafeTimedSerializer(
             keys, salt="kettle.session", serializer=_JSON
         )
-        self.name: str = cfg["SESSION_COOKIE_NAME"]
-        self.lifetime: int = int(cfg["SESSION_LIFETIME"])
-        self.path: str = cfg["SESSION_COOKIE_PATH"]
-        self.domain: str | None = cfg["SESSION_COOKIE_DOMAIN"]
-        self.samesite: Any = cfg["SESSION_COOKIE_SAMESITE"]
-        self.secure: bool | None = cfg["SESSION_COOKIE_SECURE"]
+        super().__init__(app)
 
     def load(self, conn: HTTPConnection) -> Session:
         """The request's session: its cookie's, or a new empty one when there
@@ -163,7 +201,7 @@ class CookieSessions:
             return
         if not session:
             if not session.new:
-                response.delete_cookie(self.name, path=self.path, domain=self.domain)
+                self.delete_cookie(response)
             return
         value = self.serializer.dumps(_json_ready(session))
         size = len(self.name) + 1 + len(value)
@@ -175,16 +213,188 @@ class CookieSessions:
                 "than objects), or keep sessions on the server "
                 "(SESSION_BACKEND = 'redis' or 'database')"
             )
-        response.set_cookie(
-            self.name,
-            value,
-            max_age=self.lifetime,
-            path=self.path,
-            domain=self.domain,
-            secure=self.secure,
-            httponly=True,
-            samesite=self.samesite,
+        self.set_cookie(response, value)
+
+
+class ServerSessions(_CookieSettings):
+    """The base of backends that keep sessions on a server: the cookie holds
+    only a random id (256 bits), and the store holds the data under its SHA-256
+    hash (a copy of the store gives no usable ids), expiring ``SESSION_LIFETIME``
+    seconds after the session last changed. ``rotate()`` moves the data to a new
+    id and deletes the old one; emptying the session deletes it.
+
+    Subclasses read, write and delete by key (blocking; Kettle runs them off the
+    event loop under ASGI)."""
+
+    server_side = True
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def write(self, key: str, data: str) -> None:
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def load(self, conn: HTTPConnection) -> Session:
+        sid = conn.cookies.get(self.name)
+        if not sid or len(sid) > 128:
+            return Session(new=True)
+        data = self.read(_store_key(sid))
+        if data is None:  # unknown, expired, or deleted
+            return Session(new=True)
+        return Session(data, sid=sid)
+
+    def save(self, conn: HTTPConnection, session: Session, response: Response) -> None:
+        _vary_cookie(response)
+        if not session.modified:
+            return
+        old = session.sid
+        if not session:
+            if old is not None:
+                self.delete(_store_key(old))
+                self.delete_cookie(response)
+            return
+        data = json.dumps(_json_ready(session), separators=(",", ":"))
+        sid = old
+        if sid is None or session.rotated:
+            sid = secrets.token_urlsafe(32)
+            if old is not None:
+                self.delete(_store_key(old))
+        self.write(_store_key(sid), data)
+        session.sid = sid
+        self.set_cookie(response, sid)
+
+
+def _store_key(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+class RedisSessions(ServerSessions):
+    """Sessions in Redis (``SESSION_REDIS_URL``, default ``REDIS_URL``), under
+    ``kettle:session:<hash>`` keys that expire with the session: every worker
+    and machine sees the same sessions. Needs ``pip install 'kettle[redis]'``."""
+
+    PREFIX = "kettle:session:"
+
+    def __init__(self, app: Kettle) -> None:
+        super().__init__(app)
+        url = app.config.get("SESSION_REDIS_URL") or app.config.get("REDIS_URL")
+        if not url:
+            raise ImproperlyConfigured(
+                "SESSION_BACKEND = 'redis' needs SESSION_REDIS_URL (or REDIS_URL), "
+                "such as 'redis://127.0.0.1:6379/0'"
+            )
+        try:
+            import redis
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImproperlyConfigured(
+                "Redis sessions need redis-py: pip install 'kettle[redis]'"
+            ) from exc
+        self.client = redis.Redis.from_url(url)
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        return _stored(self.client.get(self.PREFIX + key))
+
+    def write(self, key: str, data: str) -> None:
+        self.client.set(self.PREFIX + key, data, ex=self.lifetime)
+
+    def delete(self, key: str) -> None:
+        self.client.delete(self.PREFIX + key)
+
+
+#: The table of database sessions (made at first use; Kettle's migrations leave
+#: it alone).
+SESSION_TABLE = "kettle_session"
+
+
+class DatabaseSessions(ServerSessions):
+    """Sessions in a table of the app's main database (``kettle_session``, made
+    when first needed), through ``kettle.db``. Expired rows are removed now and
+    then as sessions are written, and by :meth:`clear_expired`."""
+
+    def __init__(self, app: Kettle) -> None:
+        super().__init__(app)
+        from sqlalchemy import Column
+        from sqlalchemy import DateTime
+        from sqlalchemy import MetaData
+        from sqlalchemy import String
+        from sqlalchemy import Table
+        from sqlalchemy import Text
+
+        from .db import get_database
+
+        self.engine = get_database(app).engine()
+        self.table = Table(
+            SESSION_TABLE,
+            MetaData(),
+            Column("key", String(64), primary_key=True),
+            Column("data", Text, nullable=False),
+            Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
         )
+        self.table.create(self.engine, checkfirst=True)
+        self._writes = 0
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        from sqlalchemy import select
+
+        table = self.table
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(table.c.data, table.c.expires_at).where(table.c.key == key)
+            ).first()
+        if row is None or _aware(row.expires_at) <= _now():
+            return None
+        return _stored(row.data)
+
+    def write(self, key: str, data: str) -> None:
+        table = self.table
+        expires = _now() + datetime.timedelta(seconds=self.lifetime)
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                table.update()
+                .where(table.c.key == key)
+                .values(data=data, expires_at=expires)
+            )
+            if not updated.rowcount:
+                conn.execute(
+                    table.insert().values(key=key, data=data, expires_at=expires)
+                )
+        self._writes += 1
+        if self._writes % 100 == 0:
+            self.clear_expired()
+
+    def delete(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.table.delete().where(self.table.c.key == key))
+
+    def clear_expired(self) -> int:
+        """Delete the rows of expired sessions; how many."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                self.table.delete().where(self.table.c.expires_at <= _now())
+            )
+        return int(done.rowcount or 0)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _aware(moment: datetime.datetime) -> datetime.datetime:
+    """SQLite gives times back without their zone: they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def _stored(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _vary_cookie(response: Response) -> None:
@@ -234,20 +444,30 @@ def _json_ready(session: Session) -> dict[str, Any]:
 # -- the app's backend -----------------------------------------------------------------
 
 
-def backend(app: Kettle) -> CookieSessions:
+Backend = CookieSessions | ServerSessions
+_BACKENDS: dict[str, type[Backend]] = {
+    "cookie": CookieSessions,
+    "redis": RedisSessions,
+    "database": DatabaseSessions,
+}
+
+
+def backend(app: Kettle) -> Backend:
     """The app's session backend (``SESSION_BACKEND``), made on first use."""
     from .helpers import extension
 
     return extension(app, "sessions", _make_backend)
 
 
-def _make_backend(app: Kettle) -> CookieSessions:
+def _make_backend(app: Kettle) -> Backend:
     name = app.config.get("SESSION_BACKEND") or "cookie"
-    if name == "cookie":
-        return CookieSessions(app)
-    raise ImproperlyConfigured(
-        f"SESSION_BACKEND {name!r} is not one Kettle knows: use 'cookie'"
-    )
+    made = _BACKENDS.get(name)
+    if made is None:
+        raise ImproperlyConfigured(
+            f"SESSION_BACKEND {name!r} is not one Kettle knows: use "
+            + ", ".join(repr(n) for n in _BACKENDS)
+        )
+    return made(app)
 
 
 def open_session(conn: HTTPConnection) -> Session:
@@ -256,10 +476,27 @@ def open_session(conn: HTTPConnection) -> Session:
 
 
 def save_session(conn: HTTPConnection, response: Response) -> None:
-    """Save the request's session, when it was used, into ``response``."""
+    """Save the request's session, when it was used, into ``response`` (once)."""
     session = conn._session
-    if session is not None:
+    if session is not None and not session.saved:
+        session.saved = True
         backend(conn.app).save(conn, session, response)
+
+
+async def preload_async(conn: HTTPConnection, store: ServerSessions) -> None:
+    """Under ASGI, read a server-side session before the handler, off the event
+    loop (when the request names one), so ``request.session`` waits on nothing."""
+    if conn._session is None and store.name in conn.cookies:
+        from .concurrency import run_in_threadpool
+
+        conn._session = await run_in_threadpool(store.load, conn)
+
+
+async def save_async(conn: HTTPConnection, response: Response) -> None:
+    """:func:`save_session` off the event loop (a server-side session)."""
+    from .concurrency import run_in_threadpool
+
+    await run_in_threadpool(save_session, conn, response)
 
 
 # -- flash messages --------------------------------------------------------------------

@@ -69,6 +69,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ..exceptions import ImproperlyConfigured
+from ..sessions import SESSION_TABLE
 from .database import Database
 from .database import get_database
 
@@ -304,8 +305,8 @@ class Migrations:
         if reflected and compare_to is None:  # in the database, not in the models
             key = f"{obj.schema}.{name}" if obj.schema else str(name)
             known = self.metadata.tables.get(key)
-            if known is None:
-                return not str(name).startswith(VERSION_TABLE)
+            if known is None:  # Kettle's own tables are not the models'
+                return not str(name).startswith(VERSION_TABLE) and name != SESSION_TABLE
             return bool(known.info.get("bind_key") == self.bind)
         return bool(obj.info.get("bind_key") == self.bind)
 
