@@ -8,6 +8,7 @@ import re
 import pytest
 
 from kettle import Kettle
+from kettle import Request
 from kettle import session
 from kettle.csrf import csrf_exempt
 from kettle.csrf import csrf_token
@@ -44,6 +45,10 @@ def site(tmp_path):
     @app.put("/items/{item_id:int}")
     def put_item(item_id: int):
         return {"put": item_id}
+
+    @app.post("/raw")
+    async def raw(request: Request):
+        return {"raw": len(await request.body()), "form": (await request.form())["a"]}
 
     @app.post("/login")
     def login():
@@ -133,6 +138,16 @@ def test_a_foreign_origin_is_refused_even_without_cookies(site, make_client):
     assert forged.status_code == 403  # a forged login: no session yet
     api = client.post("/save", json={"a": 1})  # no cookie, no Origin: no browser
     assert api.status_code == 200
+    form_post = client.post(
+        "/save", data={"a": "1"}, headers={"origin": "https://evil.example"}
+    )
+    assert form_post.status_code == 403
+    # JSON from another site's page: the browser asks first (CORS preflight), so
+    # without cookies it is CORS's to allow, not CSRF's
+    cross = client.post(
+        "/save", json={"a": 1}, headers={"origin": "https://spa.example"}
+    )
+    assert cross.status_code == 200
 
 
 def test_trusted_origins(tmp_path, make_client):
@@ -183,3 +198,27 @@ def test_the_test_client_passes_unless_asked(site, make_client):
     client = make_client(site)
     client.get("/form")  # a session cookie
     assert client.post("/save").status_code == 200
+
+
+def test_the_checked_form_body_can_still_be_read_raw(site, make_client):
+    client = make_client(site, enforce_csrf_checks=True)
+    page = client.get("/form").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/raw", data={"a": "1", "csrf_token": token})
+    assert response.json() == {"raw": len(f"a=1&csrf_token={token}"), "form": "1"}
+
+
+def test_a_default_port_is_the_same_origin(make_client):
+    app = Kettle(env_file=None, SECRET_KEY=KEY)
+
+    @app.post("/save")
+    def save():
+        return {"ok": True}
+
+    client = make_client(app, enforce_csrf_checks=True, base_url="https://example.com")
+    for host, origin in [
+        ("example.com:443", "https://example.com"),
+        ("example.com", "https://example.com:443"),
+    ]:
+        response = client.post("/save", headers={"host": host, "origin": origin})
+        assert response.status_code == 200, (host, origin)

@@ -421,7 +421,9 @@ class Diary(Base):
 """
 
 
-def test_downgrade_drops_the_enum_type_of_a_dropped_table(project, database_url, engine):
+def test_downgrade_drops_the_enum_type_of_a_dropped_table(
+    project, database_url, engine
+):
     """On PostgreSQL an Enum column makes a type with the table; the downgrade that
     drops the table drops the type too, so the table can be made again (Alembic
     alone leaves it behind: "type mood already exists")."""

@@ -1079,9 +1079,7 @@ def test_csrf_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
         ok = c.post("/comment", data={"text": "hi", "csrf_token": token})
         assert ok.status_code == 200  # redirected back to the form
         assert c.post("/like").status_code == 403
-        assert c.post("/like", headers={"X-CSRF-Token": header}).json() == {
-            "likes": 1
-        }
+        assert c.post("/like", headers={"X-CSRF-Token": header}).json() == {"likes": 1}
         assert c.post("/hooks/payments", content=b"{}").json() == {"received": 2}
 
 

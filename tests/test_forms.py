@@ -126,6 +126,7 @@ def test_a_valid_form_gives_converted_values():
         ({"age": "x"}, "age", "Enter a whole number."),
         ({"website": "javascript:alert(1)"}, "website", "Enter a valid URL"),
         ({"website": "ftp://x.example"}, "website", "Enter a valid URL"),
+        ({"website": "http://[oops/"}, "website", "Enter a valid URL"),
         ({"plan": "gold"}, "plan", "Choose one of the options given."),
         ({"born": "2021-01-01"}, "born", "Enter a date on or before 2020-01-01."),
         ({"born": "01/05/1990"}, "born", "Enter a date as YYYY-MM-DD."),
@@ -416,3 +417,10 @@ def test_a_model_form_checks_and_saves(library):
             assert '<option value="poetry" selected>' in str(editing["genre"])
     with pytest.raises(KeyError, match="no column 'nope'"):
         model_form(FormBook, fields=["nope"])
+    limits = model_form(FormBook, fields=["pages", "price"])
+    huge = limits({"pages": "9" * 25, "price": "1e30"})
+    assert not huge.is_valid()
+    assert huge.errors == {
+        "pages": ["Enter a number of at most 2147483647."],
+        "price": ["Enter a number of at most 999999.99."],
+    }

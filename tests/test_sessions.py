@@ -327,3 +327,19 @@ def test_an_unknown_backend_fails_at_start_up():
     needs_url = Kettle(env_file=None, SESSION_BACKEND="redis")
     with pytest.raises(ImproperlyConfigured, match="needs SESSION_REDIS_URL"):
         needs_url.setup()
+
+
+def test_a_middlewares_change_to_a_server_session_is_kept(server_app, make_client):
+    from kettle.middleware import HTTPMiddleware
+
+    class Visits(HTTPMiddleware):
+        def process_response(self, request, response):
+            if request.path == "/set":
+                request.session["visits"] = request.session.get("visits", 0) + 1
+            return response
+
+    server_app.add_middleware(Visits)
+    client = make_client(server_app)
+    client.post("/set?key=a&value=b")
+    client.post("/set?key=a&value=c")
+    assert client.get("/get?key=visits").json() == {"value": 2}

@@ -325,3 +325,17 @@ def test_session_and_flashed_messages_in_templates(tmp_path, make_client):
         "&lt;script&gt;x&lt;/script&gt;"
     )
     assert client.get("/").text == "&lt;script&gt;x&lt;/script&gt;"  # shown once
+
+
+def test_the_type_and_escaping_follow_the_template_used(site, make_client):
+    app, _ = site
+
+    @app.get("/fallback")
+    def fallback():
+        return render(["missing.html", "mail.txt"], name="<b>")
+
+    response = make_client(app).get("/fallback")
+    assert response.text == "Hello <b>"  # plain text: not escaped...
+    assert (
+        response.headers["content-type"] == "text/plain; charset=utf-8"
+    )  # ...nor HTML

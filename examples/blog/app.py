@@ -214,7 +214,8 @@ def flash_errors(form: forms.Form) -> None:
 def save_image(upload) -> str | None:
     if upload is None:
         return None
-    name = f"{uuid.uuid4().hex}.{IMAGE_TYPES[upload.content_type]}"
+    kind = upload.content_type.split(";", 1)[0].strip().lower()  # as checked
+    name = f"{uuid.uuid4().hex}.{IMAGE_TYPES[kind]}"
     upload.file.seek(0)
     (UPLOADS / name).write_bytes(upload.file.read())
     return name

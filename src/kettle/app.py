@@ -802,22 +802,18 @@ class Kettle(Scaffold):
             response = self._internal_error(request, exc)
         return response
 
-    async def _guard_async(self, request: Request, target: Pipeline) -> None:
-        """Before a route's pipeline under ASGI: read a server-side session off
-        the event loop, and check an unsafe method for CSRF."""
-        if self._server_sessions is not None:
-            await preload_async(request, self._server_sessions)
-        if target.csrf and request.method not in SAFE_METHODS:
-            await csrf.check_async(request, self._csrf)  # type: ignore[arg-type]
-
-    async def _save_session_async(
-        self, request: Request, response: Response
-    ) -> Response:
-        """Write a server-side session off the event loop (ASGI)."""
+    async def _finish_async(self, request: Request, response: Response) -> Response:
+        """:meth:`_finish` for a request with a server-side session under ASGI:
+        the middleware's response hooks, then the session written off the event
+        loop (with what they changed), then the cookies."""
         try:
+            for process in self._mw_response:
+                response = process(request, response)
             await save_async(request, response)
-        except Exception as exc:  # the store failed: still answer
-            return self._internal_error(request, exc)
+            if response._cookies:
+                response.finalize(self._cookie_secure or request.scheme == "https")
+        except Exception as exc:  # a middleware or the store failed: still answer
+            response = self._internal_error(request, exc)
         return response
 
     async def dispatch_async(self, request: Request) -> Response | Mount:
@@ -837,8 +833,14 @@ class Kettle(Scaffold):
             else:
                 target = self._no_route(request, found)  # type: ignore[arg-type]
             if type(target) is Pipeline:
-                if target.csrf or self._server_sessions is not None:
-                    await self._guard_async(request, target)
+                if self._server_sessions is not None:
+                    await preload_async(request, self._server_sessions)
+                if (
+                    target.csrf
+                    and request.method not in SAFE_METHODS
+                    and csrf.check_headers(request, self._csrf)  # type: ignore[arg-type]
+                ):
+                    await csrf.check_form_async(request, self._csrf)  # type: ignore[arg-type]
                 if target.plain_async:
                     try:
                         params = request.path_params
@@ -861,7 +863,7 @@ class Kettle(Scaffold):
         except Exception as exc:
             response = await self.handle_user_error_async(request, exc, None)
         if request._session is not None and self._server_sessions is not None:
-            response = await self._save_session_async(request, response)
+            return await self._finish_async(request, response)
         if (
             self._mw_response
             or response._cookies is not None
@@ -887,8 +889,12 @@ class Kettle(Scaffold):
             else:
                 target = self._no_route(request, found)  # type: ignore[arg-type]
             if type(target) is Pipeline:
-                if target.csrf and request.method not in SAFE_METHODS:
-                    csrf.check_sync(request, self._csrf)  # type: ignore[arg-type]
+                if (
+                    target.csrf
+                    and request.method not in SAFE_METHODS
+                    and csrf.check_headers(request, self._csrf)  # type: ignore[arg-type]
+                ):
+                    csrf.check_form(request, self._csrf)  # type: ignore[arg-type]
                 if target.plain:
                     try:
                         params = request.path_params

@@ -5,7 +5,10 @@ A request with the method POST, PUT, PATCH or DELETE to a route that is not
 
 1. its ``Origin`` header (or, without one, the origin of its ``Referer``) is
    neither the request's own (scheme, host and port) nor one of
-   ``CSRF_TRUSTED_ORIGINS``; ``Origin: null`` is refused too; or
+   ``CSRF_TRUSTED_ORIGINS``; ``Origin: null`` is refused too. This applies to a
+   request with cookies, and to one whose body a page of another site could
+   send without the browser asking the server first (a form's types, text, or
+   none); other bodies (JSON) are preflighted, and CORS decides; or
 2. it carries cookies (a browser's credentials, which a forged request would
    carry too) and no valid token: the form field ``csrf_token`` (put in forms by
    ``{{ csrf_input() }}``), or the ``X-CSRF-Token`` header (for ``fetch`` and
@@ -141,19 +144,19 @@ class Checks:
     def __init__(self, app: Kettle) -> None:
         cfg = app.config
         self.enabled = bool(cfg.get("CSRF_ENABLED", True))
-        self.trusted = frozenset(
-            origin.rstrip("/").lower()
-            for origin in cfg.get("CSRF_TRUSTED_ORIGINS") or ()
-        )
+        origins = cfg.get("CSRF_TRUSTED_ORIGINS") or ()
+        self.trusted = frozenset(_normal(origin.rstrip("/")) for origin in origins)
         self.field: str = cfg["CSRF_FIELD_NAME"]
         self.header: str = cfg["CSRF_HEADER_NAME"].lower()
+        self.header_bytes = self.header.encode("latin-1")
+        self.environ_key = _environ_key(self.header)
 
-    def origin_error(self, request: Request) -> str | None:
-        """Why the request's origin is refused, or None."""
-        headers = request.headers
-        origin = headers.get("origin")
+    def origin_error(
+        self, request: Request, origin: str | None, referer: str | None
+    ) -> str | None:
+        """Why the request's origin (its ``Origin``, or its ``Referer``'s) is
+        refused, or None."""
         if origin is None:
-            referer = headers.get("referer")
             if not referer:
                 return None
             parts = urlsplit(referer)
@@ -163,8 +166,8 @@ class Checks:
             what = "the Referer's origin"
         else:
             what = "the Origin"
-        own = f"{request.scheme}://{request.host}".lower()
-        seen = origin.rstrip("/").lower()
+        own = _normal(f"{request.scheme}://{request.host}")
+        seen = _normal(origin.rstrip("/"))
         if seen == own or seen in self.trusted:
             return None
         return (
@@ -172,16 +175,8 @@ class Checks:
             "CSRF_TRUSTED_ORIGINS"
         )
 
-    def needs_token(self, request: Request) -> bool:
-        """Whether the request carries a browser's credentials (cookies)."""
-        return bool(request.headers.get("cookie"))
-
-    def token_error(self, request: Request, form: Any) -> str | None:
+    def token_error(self, request: Request, token: str | None) -> str | None:
         """Why the request's token is refused, or None."""
-        token = request.headers.get(self.header)
-        if token is None and form is not None:
-            value = form.get(self.field)
-            token = value if isinstance(value, str) else None
         if not token:
             return (
                 f"the token is missing: send it in the form field {self.field!r} "
@@ -193,40 +188,109 @@ class Checks:
         return None
 
 
-def _is_form(request: Request) -> bool:
-    ctype = request.headers.get("content-type", "")
-    return ctype.split(";", 1)[0].strip().lower() in _FORM_TYPES
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
-def _test_client_pass(request: Request) -> bool:
-    """A request of Kettle's test client, which does not enforce the checks
-    (a key no server sets, and no client can)."""
-    carrier = request.scope if request.scope is not None else request.environ
-    return bool(carrier and carrier.get("kettle.skip_csrf"))
+def _normal(origin: str) -> str:
+    """An origin lower-cased, without its scheme's default port."""
+    origin = origin.lower()
+    scheme = origin.partition("://")[0]
+    port = _DEFAULT_PORTS.get(scheme)
+    if port is not None and origin.endswith(port):
+        return origin[: -len(port)]
+    return origin
 
 
-def check_sync(request: Request, checks: Checks) -> None:
-    """Refuse a forged request (:class:`CSRFError`); from sync code."""
-    if _test_client_pass(request):
-        return
-    reason = checks.origin_error(request)
-    if reason is None and checks.needs_token(request):
-        form = request.get_form() if _is_form(request) else None
-        reason = checks.token_error(request, form)
+def _environ_key(name: str) -> str:
+    key = name.upper().replace("-", "_")
+    return key if key == "CONTENT_TYPE" else f"HTTP_{key}"
+
+
+def _is_form(ctype: str | None) -> bool:
+    return (ctype or "").split(";", 1)[0].strip().lower() in _FORM_TYPES
+
+
+def _simple(ctype: str | None) -> bool:
+    """Whether a page of another site could send a body of this type without
+    asking the server first (a form's types, or text): anything else is
+    preflighted by the browser, and the app's CORS policy decides."""
+    kind = (ctype or "").split(";", 1)[0].strip().lower()
+    return not kind or kind in _FORM_TYPES or kind == "text/plain"
+
+
+def check_headers(request: Request, checks: Checks) -> bool:
+    """The checks a request's headers settle (raising :class:`CSRFError`);
+    True when the token is still to be read from the form body
+    (:func:`check_form` or :func:`check_form_async`).
+
+    PERF: on every unsafe request; the headers are read in one pass."""
+    cookie = ctype = origin = referer = token = None
+    environ = request.environ
+    if environ is not None:
+        if environ.get("kettle.skip_csrf"):
+            return False
+        cookie = environ.get("HTTP_COOKIE")
+        ctype = environ.get("CONTENT_TYPE")
+        origin = environ.get("HTTP_ORIGIN")
+        referer = environ.get("HTTP_REFERER")
+        token = environ.get(checks.environ_key)
+    else:
+        scope = request.scope
+        if scope is not None and scope.get("kettle.skip_csrf"):
+            return False
+        wanted = checks.header_bytes
+        for name, value in request.raw_headers:
+            if name == b"cookie":
+                cookie = value.decode("latin-1")
+            elif name == b"content-type":
+                ctype = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"referer":
+                referer = value.decode("latin-1")
+            elif name == wanted:
+                token = value.decode("latin-1")
+    if (origin is not None or referer is not None) and (cookie or _simple(ctype)):
+        reason = checks.origin_error(request, origin, referer)
+        if reason is not None:
+            raise CSRFError(reason)
+    if not cookie:
+        return False
+    if token is not None:
+        _check_token(request, checks, token)
+        return False
+    if _is_form(ctype):
+        return True
+    _check_token(request, checks, None)
+    return False
+
+
+def _check_token(request: Request, checks: Checks, token: Any) -> None:
+    reason = checks.token_error(request, token if isinstance(token, str) else None)
     if reason is not None:
         raise CSRFError(reason)
 
 
-async def check_async(request: Request, checks: Checks) -> None:
-    """:func:`check_sync` from the event loop (a form body is read on it)."""
-    if _test_client_pass(request):
-        return
-    reason = checks.origin_error(request)
-    if reason is None and checks.needs_token(request):
-        form = await request.form() if _is_form(request) else None
-        reason = checks.token_error(request, form)
-    if reason is not None:
-        raise CSRFError(reason)
+def _urlencoded(request: Request) -> bool:
+    ctype: str = request.headers.get("content-type") or ""
+    return ctype.split(";", 1)[0].strip().lower() == _FORM_TYPES[0]
+
+
+def check_form(request: Request, checks: Checks) -> None:
+    """The token of a form body, from sync code. An urlencoded body is read
+    whole first (it is small: ``MAX_BODY_SIZE``), so the handler can still read
+    it raw as well as parsed."""
+    if _urlencoded(request):
+        request.get_body()
+    _check_token(request, checks, request.get_form().get(checks.field))
+
+
+async def check_form_async(request: Request, checks: Checks) -> None:
+    """The token of a form body, read on the event loop (see :func:`check_form`)."""
+    if _urlencoded(request):
+        await request.body()
+    form = await request.form()
+    _check_token(request, checks, form.get(checks.field))
 
 
 def exempt(handler: Callable[..., Any]) -> bool:

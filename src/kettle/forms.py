@@ -292,7 +292,10 @@ class URLField(StringField):
 
     def check(self, value: Any) -> None:
         super().check(value)
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # a malformed host ("http://[oops/")
+            raise ValidationError("Enter a valid URL (http:// or https://).") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValidationError("Enter a valid URL (http:// or https://).")
 
@@ -317,10 +320,14 @@ class _RangedField(Field):
         self.max_value = max_value
 
     def check(self, value: Any) -> None:
-        if self.min_value is not None and value < self.min_value:
-            raise ValidationError(self.below.format(self.min_value))
-        if self.max_value is not None and value > self.max_value:
-            raise ValidationError(self.above.format(self.max_value))
+        try:
+            if self.min_value is not None and value < self.min_value:
+                raise ValidationError(self.below.format(self.min_value))
+            if self.max_value is not None and value > self.max_value:
+                raise ValidationError(self.above.format(self.max_value))
+        except TypeError:  # a time with a zone against one without, say
+            bound = self.min_value if self.min_value is not None else self.max_value
+            raise ValidationError(f"Enter a value like {bound}.") from None
 
     def input_attrs(self, bound: BoundField) -> dict[str, Any]:
         return {"min": self.min_value, "max": self.max_value}
@@ -378,8 +385,11 @@ class FloatField(_NumberField):
 
 
 def _to_decimal(raw: Any) -> decimal.Decimal:
-    value = decimal.Decimal(str(raw))
-    if not value.is_finite():
+    text = str(raw)
+    if len(text) > 100:
+        raise ValueError(raw)
+    value = decimal.Decimal(text)
+    if not value.is_finite() or abs(value.adjusted()) > 100:
         raise ValueError(raw)
     return value
 
@@ -968,8 +978,19 @@ def _field_for(model: Any, column: Any, relations: dict[Any, Any]) -> Field:
     if isinstance(kind, sa.Boolean):
         return BooleanField(label=label)
     if isinstance(kind, sa.Integer):
-        return IntegerField(**options)
+        bits = 32
+        if isinstance(kind, sa.SmallInteger):
+            bits = 16
+        elif isinstance(kind, sa.BigInteger):
+            bits = 64
+        limit = 2 ** (bits - 1) - 1
+        return IntegerField(min_value=-limit - 1, max_value=limit, **options)
     if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
+        if kind.precision is not None:
+            scale = kind.scale or 0
+            top = decimal.Decimal(10) ** (kind.precision - scale)
+            step = decimal.Decimal(1).scaleb(-scale)
+            options.update(min_value=-(top - step), max_value=top - step)
         return DecimalField(places=kind.scale, **options)
     if isinstance(kind, sa.Float):
         return FloatField(**options)

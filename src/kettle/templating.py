@@ -62,10 +62,10 @@ def _media_type(name: str) -> str | None:
     return guessed
 
 
-def _response(text: str, name: str | Sequence[str]) -> Response:
-    media_type = _media_type(
-        name if isinstance(name, str) else (name[0] if name else "")
-    )
+def _response(text: str, name: str) -> Response:
+    """The response of a rendered template: its type follows the name of the
+    template used (which decided its escaping)."""
+    media_type = _media_type(name)
     if media_type is None:
         return HTMLResponse(text)
     return Response(text, media_type=media_type)
@@ -185,15 +185,30 @@ class Templates:
         self, name: str | Sequence[str], context: Mapping[str, Any]
     ) -> str:
         """Render ``name`` with ``context`` (see :meth:`context`)."""
-        return self.get(name).render(self.context(context))
+        return self.render_named(name, context)[0]
+
+    def render_named(
+        self, name: str | Sequence[str], context: Mapping[str, Any]
+    ) -> tuple[str, str]:
+        """The rendered text, and the name of the template used (the first
+        of a list that exists)."""
+        template = self.get(name)
+        return template.render(self.context(context)), template.name or ""
 
     async def render_to_string_async(
         self, name: str | Sequence[str], context: Mapping[str, Any]
     ) -> str:
         """:meth:`render_to_string` in Jinja's async mode: async functions the
         template calls are awaited, and async iterables can be looped over."""
+        return (await self.render_named_async(name, context))[0]
+
+    async def render_named_async(
+        self, name: str | Sequence[str], context: Mapping[str, Any]
+    ) -> tuple[str, str]:
+        """:meth:`render_named` in Jinja's async mode."""
         template = self.get(name, is_async=True)
-        return await template.render_async(self.context(context))
+        text = await template.render_async(self.context(context))
+        return text, template.name or ""
 
     def render_block(
         self, name: str | Sequence[str], block: str, context: Mapping[str, Any]
@@ -212,6 +227,12 @@ class Templates:
             )
         ctx = template.new_context(self.context(context))
         return self.env.concat(render(ctx))
+
+    def render_block_named(
+        self, name: str | Sequence[str], block: str, context: Mapping[str, Any]
+    ) -> tuple[str, str]:
+        """:meth:`render_block`, and the name of the template used."""
+        return self.render_block(name, block, context), self.get(name).name or ""
 
 
 def template_folders(app: Kettle) -> list[str]:
@@ -239,14 +260,14 @@ def render(name: str | Sequence[str], /, **context: Any) -> Response:
         def show(id: int, db: Session):
             return render("blog/post.html", post=get_or_404(db, Post, id))
     """
-    return _response(get_templates().render_to_string(name, context), name)
+    return _response(*get_templates().render_named(name, context))
 
 
 async def render_async(name: str | Sequence[str], /, **context: Any) -> Response:
     """:func:`render` in Jinja's async mode, for ``async def`` handlers whose
     template calls async functions (``{{ count() }}``, awaited) or loops over
     async iterables (``{% for row in rows %}``)."""
-    return _response(await get_templates().render_to_string_async(name, context), name)
+    return _response(*(await get_templates().render_named_async(name, context)))
 
 
 def render_to_string(name: str | Sequence[str], /, **context: Any) -> str:
@@ -270,7 +291,7 @@ def render_block(name: str | Sequence[str], block: str, /, **context: Any) -> Re
     Raises:
         LookupError: The template has no block ``block``.
     """
-    return _response(get_templates().render_block(name, block, context), name)
+    return _response(*get_templates().render_block_named(name, block, context))
 
 
 # -- the template= route option ------------------------------------------------------
