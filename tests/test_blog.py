@@ -9,6 +9,7 @@ from types import ModuleType
 import pytest
 
 from kettle.testing import TestClient
+from payloads import INJECTIONS
 from test_examples import load
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -22,6 +23,9 @@ def blog_module(tmp_path_factory) -> ModuleType:
         patch.setenv("BLOG_INSTANCE", str(instance))
         patch.setenv("KETTLE_SECRET_KEY", "blog-test-key-0123456789abcdef")
         patch.delenv("KETTLE_DATABASE_URL", raising=False)
+        from kettle.auth import hashers
+
+        hashers.set_test_parameters()
         return load("blog")
 
 
@@ -92,8 +96,8 @@ def test_register_log_in_and_out(browser):
     ]:
         assert flashes(browser.post("/auth/register", data)) == [message]
     for data, message in [
-        ({"username": "nobody", "password": "pw"}, "Incorrect username."),
-        ({"username": "ann", "password": "wrong"}, "Incorrect password."),
+        ({"username": "nobody", "password": "pw"}, "Incorrect username or password."),
+        ({"username": "ann", "password": "wrong"}, "Incorrect username or password."),
     ]:
         assert flashes(browser.post("/auth/login", data)) == [message]
     home = browser.post("/auth/login", {"username": "ann", "password": "pw"})
@@ -144,11 +148,14 @@ def test_only_the_author_edits(browser):
     assert browser.post("/1/update", {"title": "Bobs post"}).status_code == 403
     assert browser.post("/1/delete").status_code == 403
     browser.get("/auth/logout")
-    anonymous = browser.client.get("/create", follow_redirects=False)
+    anonymous = browser.client.get(
+        "/create", headers={"accept": "text/html"}, follow_redirects=False
+    )
     assert (anonymous.status_code, anonymous.headers["location"]) == (
         303,
-        "/auth/login",
+        "/auth/login?next=%2Fcreate",
     )
+    assert browser.client.post("/1/delete").status_code == 401  # not a page
 
 
 def test_forms_are_checked_for_csrf(browser):
@@ -162,3 +169,53 @@ def test_forms_are_checked_for_csrf(browser):
     )
     assert forged.status_code == 403
     assert "No token" not in browser.get("/").text
+
+
+def titles(response) -> list[str]:
+    return re.findall(r"<h1>([^<]*)</h1>\s*<div class=\"about\">", response.text)
+
+
+def test_search_finds_posts_and_reads_its_input_as_text(browser):
+    browser.register_and_login()
+    browser.post("/create", {"title": "Kettle 100% fast", "body": "snake_case"})
+    browser.post("/create", {"title": "Other", "body": "nothing here"})
+    assert browser.get("/search").status_code == 200
+    assert titles(browser.get("/search?q=kettle")) == ["Kettle 100% fast"]
+    assert titles(browser.get("/search", params={"q": "HERE"})) == ["Other"]
+    # LIKE's wildcards are matched literally
+    assert titles(browser.get("/search", params={"q": "%"})) == ["Kettle 100% fast"]
+    assert titles(browser.get("/search", params={"q": "_"})) == ["Kettle 100% fast"]
+    for payload in [
+        "' OR '1'='1",
+        "' OR 1=1 --",
+        "%' OR 1=1 --",
+        "x' UNION SELECT password, 1 FROM auth_user --",
+        "\\",
+        "'; DROP TABLE post; --",
+    ]:
+        page = browser.get("/search", params={"q": payload})
+        assert page.status_code == 200, payload
+        assert titles(page) == [], payload
+        assert "0 posts found" in page.text
+    assert len(titles(browser.get("/"))) == 2  # nothing dropped
+
+
+def test_injection_strings_register_as_literal_names(browser, blog):
+    """Each payload becomes exactly that user name, and no other row changes."""
+    from markupsafe import escape
+    from sqlalchemy import select
+
+    from kettle.auth import User
+    from kettle.db import get_database
+
+    for payload in INJECTIONS:
+        page = browser.post("/auth/register", {"username": payload, "password": "pw"})
+        assert page.status_code == 200, payload
+        assert flashes(page) == [], (payload, flashes(page))
+        login = browser.post("/auth/login", {"username": payload, "password": "pw"})
+        # logged in as exactly that name, shown escaped
+        assert f"<span>{escape(payload)}</span>" in login.text, payload
+        browser.get("/auth/logout")
+    with get_database(blog.app).session() as db:
+        names = db.scalars(select(User.username)).all()
+    assert sorted(names) == sorted(INJECTIONS)

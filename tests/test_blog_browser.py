@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from served import serve
 
 BLOG = Path(__file__).resolve().parent.parent / "examples" / "blog"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -23,49 +21,15 @@ PNG = bytes.fromhex(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path):
     """The blog under ``kettle serve`` (granian) on a free loopback port."""
-    port = _free_port()
     env = {
-        **os.environ,
         "BLOG_INSTANCE": str(tmp_path),
         "KETTLE_SECRET_KEY": "browser-test-key-0123456789abcdef",
     }
-    env.pop("KETTLE_DATABASE_URL", None)
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "kettle", "serve", "app:app", "--port", str(port)],
-            cwd=BLOG,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the blog did not start:\n{log.read_text()}")
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with serve(BLOG, "app:app", tmp_path / "server.log", env) as url:
+        yield url
 
 
 def test_register_log_in_and_write_a_post_in_chromium(served, tmp_path):
@@ -89,7 +53,9 @@ def test_register_log_in_and_write_a_post_in_chromium(served, tmp_path):
             page.get_by_label("Password").fill("wrong")
             page.get_by_label("Username").fill("ann")
             page.get_by_role("button", name="Log In").click()
-            expect(page.get_by_role("alert")).to_have_text("Incorrect password.")
+            expect(page.get_by_role("alert")).to_have_text(
+                "Incorrect username or password."
+            )
 
             page.get_by_label("Username").fill("ann")
             page.get_by_label("Password").fill("a long password")

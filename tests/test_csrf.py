@@ -209,7 +209,7 @@ def test_the_checked_form_body_can_still_be_read_raw(site, make_client):
 
 
 def test_a_default_port_is_the_same_origin(make_client):
-    app = Kettle(env_file=None, SECRET_KEY=KEY)
+    app = Kettle(env_file=None, SECRET_KEY=KEY, allowed_hosts=["example.com"])
 
     @app.post("/save")
     def save():

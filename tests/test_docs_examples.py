@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 import re
 import sys
 import uuid
@@ -924,6 +925,140 @@ def test_cli_routes_output_matches_the_docs(
     assert result.output == _console_block("cli.md", command)
 
 
+# -- security.md -----------------------------------------------------------------------
+
+STRONG_KEY = "k7Qp2vX9mR4tW8zL1nB6cY3hJ5dF0gS-aE_uI8oPqRsTvWxYz12345"
+
+
+@BOTH
+def test_security_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETTLE_SECRET_KEY", STRONG_KEY)
+    security = load("security_app")
+    with client(
+        security, iface, base_url="https://tea.example.com", follow_redirects=False
+    ) as c:
+        page = c.get("/")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        nonces = re.findall(r"'nonce-([\w-]+)'", policy)
+        assert len(nonces) == 2 and nonces[0] == nonces[1]  # script-src, style-src
+        assert page.text.count(f'nonce="{nonces[0]}"') == 2
+        assert "img-src 'self' data: https://cdn.example.org;" in policy
+        assert policy.endswith("; frame-ancestors 'none'")
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["referrer-policy"] == "same-origin"
+        assert page.headers["cross-origin-opener-policy"] == "same-origin"
+        assert page.headers["strict-transport-security"] == (
+            "max-age=31536000; includeSubDomains"
+        )
+        widget = c.get("/widget")
+        assert widget.headers["x-frame-options"] == "SAMEORIGIN"
+        assert widget.headers.get_list("content-security-policy") == [
+            "default-src 'self'; frame-ancestors 'self'"
+        ]
+        r = c.post("/login?next=/account")
+        assert (r.status_code, r.headers["location"]) == (303, "/account")
+        r = c.post("/login", data={"next": "https://evil.example/"})
+        assert r.headers["location"] == "/"
+        assert c.get("/", headers={"host": "shop.tea.example.org"}).status_code == 200
+        r = c.get("/", headers={"host": "evil.example"})
+        assert (r.status_code, r.text) == (
+            400,
+            "Invalid Host header: 'evil.example'. Add it to ALLOWED_HOSTS.",
+        )
+    with client(
+        security, iface, base_url="http://tea.example.com", follow_redirects=False
+    ) as c:
+        r = c.get("/?q=1")
+        assert (r.status_code, r.headers["location"]) == (
+            301,
+            "https://tea.example.com/?q=1",
+        )
+        assert c.post("/login").status_code == 308
+        assert "strict-transport-security" not in r.headers
+
+
+def test_security_example_behind_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETTLE_SECRET_KEY", STRONG_KEY)
+    security = load("security_app")
+
+    def get(headers: list[tuple[str, str]]) -> tuple[int, dict[str, str]]:
+        """GET / through raw ASGI from the proxy at 10.0.0.1."""
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/",
+            "query_string": b"",
+            "headers": [(k.encode(), v.encode()) for k, v in headers],
+            "client": ("10.0.0.1", 4321),
+            "server": ("10.0.0.2", 8000),
+        }
+        asyncio.run(security.app(scope, receive, send))
+        found = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
+        return sent[0]["status"], found
+
+    forwarded = [("host", "10.0.0.2:8000"), ("x-forwarded-host", "tea.example.com")]
+    status, headers = get([*forwarded, ("x-forwarded-proto", "https")])
+    assert status == 200 and "strict-transport-security" in headers
+    status, headers = get([*forwarded, ("x-forwarded-proto", "http")])
+    assert (status, headers["location"]) == (301, "https://tea.example.com/")
+    status, _ = get([("host", "10.0.0.2:8000")])  # the proxy's address: not allowed
+    assert status == 400
+
+
+def test_security_urls_example() -> None:
+    load("security_urls").check()
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "secret", "code"),
+    [
+        ("kettle check --deploy hello", ["check", "--deploy", "hello"], None, 1),
+        ("kettle check --deploy security_app", ["check", "--deploy"], STRONG_KEY, 0),
+    ],
+)
+def test_check_deploy_output_matches_the_docs(
+    command: str,
+    args: list[str],
+    secret: str | None,
+    code: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from kettle.cli import cli
+
+    for key in [k for k in os.environ if k.startswith("KETTLE_")]:
+        monkeypatch.delenv(key)
+    if secret is not None:
+        monkeypatch.setenv("KETTLE_SECRET_KEY", secret)
+    monkeypatch.chdir(EXAMPLES)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    module = command.split()[-1]
+    saved = sys.modules.pop(module, None)
+    try:
+        result = CliRunner().invoke(cli, [*args, module] if code == 0 else args)
+    finally:
+        sys.modules.pop(module, None)
+        if saved is not None:
+            sys.modules[module] = saved
+    assert result.exit_code == code, result.output
+    if code:
+        assert result.output == _console_block("security.md", command)
+    else:
+        assert result.output == "No issues found.\n"
+
+
 # -- every example is covered ----------------------------------------------------------
 
 
@@ -1145,3 +1280,225 @@ def _model_forms_module() -> ModuleType:
         s.add(module.Writer(id=1, name="Jane Austen"))
         s.commit()
     return module
+
+
+def test_passwords_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kettle.auth import hashers
+
+    monkeypatch.setattr(hashers, "_hasher", hashers.get_hasher())  # put back after
+    passwords = load("passwords_app")
+    passwords.pytest_configure()
+    assert hashers.get_hasher().memory_cost == 8
+    assert passwords.sign_up("ann", "ann@example.org", "Password") == [
+        "This password is too common."
+    ]
+    assert passwords.sign_up("ann", "ann@example.org", "ann@example") == [
+        "This password is too similar to your email address."
+    ]
+    assert passwords.sign_up("ann", "ann@example.org", "plum tree at dusk") == []
+    assert passwords.USERS["ann"]["password"].startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert passwords.log_in("ann", "plum tree at dusk")
+    assert not passwords.log_in("ann", "plum tree at dawn")
+    assert not passwords.log_in("bob", "plum tree at dusk")
+    # A hash made by Django (pbkdf2_sha256, password "correct horse"), upgraded.
+    django = (
+        "pbkdf2_sha256$1000$YQzEeV7r7ak2SQQlI0vhwJ$"
+        "v3896aYjoC04dpddQpt3WUa7ZCSE7YaEVNZh1DSMJjQ="
+    )
+    passwords.USERS["bob"] = {"username": "bob", "email": "", "password": django}
+    assert not passwords.log_in("bob", "correct horsE")
+    assert passwords.USERS["bob"]["password"] == django
+    assert passwords.log_in("bob", "correct horse")
+    upgraded = passwords.USERS["bob"]["password"]
+    assert upgraded.startswith("$argon2id$")
+    assert passwords.log_in("bob", "correct horse")
+    assert passwords.USERS["bob"]["password"] == upgraded  # current: kept
+    assert passwords.check_new_password("12345678901") == [
+        "This password is too short: it must contain at least 12 characters.",
+        "This password is entirely numeric.",
+    ]
+    assert passwords.check_new_password("plum tree at dusk") == []
+    assert passwords.rules() == [
+        "Your password must contain at least 12 characters.",
+        "Your password must not be a commonly used password.",
+        "Your password must not be entirely numeric.",
+    ]
+
+
+@BOTH
+def test_auth_example(
+    iface: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kettle.auth import hashers
+    from kettle.db import get_database
+
+    monkeypatch.setattr(hashers, "_hasher", hashers.set_test_parameters())
+    monkeypatch.setenv("KETTLE_SECRET_KEY", "docs-example-key-0123456789abcdef")
+    monkeypatch.setenv("KETTLE_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    if not _auth_loaded:
+        _auth_loaded.extend([load("auth_app"), load("auth_setup")])
+    module, setup = _auth_loaded
+    app = module.app
+    app.config["DATABASE_URL"] = f"sqlite:///{tmp_path / 'a.db'}"
+    db = get_database(app)
+    db.create_all()
+    with db.session() as s:
+        setup.create_people(s)
+        s.add_all([module.Story(title="One"), module.Story(title="Two")])
+        s.commit()
+    with client(module, iface, follow_redirects=False) as c:
+        assert c.get("/hello").text == "Hello, stranger!"
+        assert c.get("/me").status_code == 401
+        to_login = c.get("/drafts", headers={"accept": "text/html"})
+        assert to_login.headers["location"] == "/auth/login?next=%2Fdrafts"
+        assert c.post("/stories/1/publish").status_code == 401
+        login = {"username": "bob", "password": "another passphrase"}
+        assert c.post("/auth/login", data=login).status_code == 303
+        assert c.get("/me").json() == {"username": "bob", "staff": False}
+        assert c.get("/drafts").json() == {"drafts": []}
+        assert c.post("/stories/1/publish").status_code == 403
+        c.post("/auth/logout")
+        login = {"username": "ann@example.org", "password": "a long passphrase"}
+        assert c.post("/auth/login", data=login).status_code == 303
+        assert c.get("/hello").text == "Hello, ann!"
+        assert c.post("/stories/1/publish").json() == {"published": 1}
+        assert c.delete("/stories/2").status_code == 403  # no story.delete
+    with db.session() as s:
+        assert s.get(module.Story, 1).published is True
+    db.drop_all()
+    db.dispose()
+
+
+_auth_loaded: list[ModuleType] = []
+
+
+@BOTH
+def test_mail_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kettle import mail
+    from kettle.mail import MemoryBackend
+    from kettle.mail import get_backend
+
+    monkeypatch.setenv("KETTLE_MAIL_BACKEND", "memory")
+    module = load("mail_app")
+    backend = get_backend(module.app)
+    assert isinstance(backend, MemoryBackend)
+    mail.outbox.clear()
+    with client(module, iface) as c:
+        bad = c.post("/contact", data={"email": "ann@x\nBcc: eve@x", "text": "Hi"})
+        assert bad.status_code == 422
+        assert bad.json() == {"errors": {"email": ["Enter an email address."]}}
+        form = {"email": "Ann <ann@example.org>", "text": "Is the sencha in?"}
+        assert c.post("/contact", data=form).json() == {"sent": True}
+        form = {"name": "Zoë <3", "email": "zoe@example.org"}
+        assert c.post("/welcome", data=form).json() == {"sent": True}
+        form = {"subject": "Spring teas", "text": "New: sencha."}
+        assert c.post("/newsletter", data=form).json() == {"sent": 2}
+    contact, welcome, *news = backend.outbox
+    assert mail.outbox == backend.outbox
+    assert (contact.to, contact.reply_to) == (
+        ["staff@example.org"],
+        ["Ann <ann@example.org>"],
+    )
+    assert contact.body == "Is the sencha in?"
+    assert welcome.to == ["zoe@example.org"]
+    assert welcome.body == "Hello Zoë <3,\n\nthank you for signing up.\n"
+    assert welcome.html == "<p>Hello Zoë &lt;3,</p><p>thank you for signing up.</p>"
+    assert welcome.from_email == "webmaster@localhost"
+    assert [(m.subject, m.to) for m in news] == [
+        ("Spring teas", ["ann@example.org"]),
+        ("Spring teas", ["Bob Lee <bob@example.org>"]),
+    ]
+    mail.outbox.clear()
+
+
+def test_mail_testing_example() -> None:
+    from kettle import mail
+
+    module = load("mail_testing")
+    module.test_invite(module.outbox.__wrapped__())  # the fixture's function
+    module.test_outbox_of_one_app(module.outbox.__wrapped__())
+    mail.outbox.clear()
+
+
+def test_mail_settings_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kettle import Kettle
+    from kettle.mail import SMTPBackend
+    from kettle.mail import get_backend
+
+    for name in ("KETTLE_DEBUG", "KETTLE_MAIL_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KETTLE_MAIL_PASSWORD", "from the environment")
+    module = load("mail_settings")
+    backend = get_backend(Kettle(settings=module.Production, env_file=None))
+    assert isinstance(backend, SMTPBackend)  # MAIL_BACKEND None, no debug: SMTP
+    assert (backend.host, backend.port, backend.use_tls, backend.use_ssl) == (
+        "smtp.example.org",
+        587,
+        True,
+        False,
+    )
+    assert (backend.username, backend.password) == (
+        "shop@example.org",
+        "from the environment",
+    )
+    assert backend.default_from == "Tea Shop <shop@example.org>"
+    assert backend.timeout == 10
+
+
+def test_mail_backend_example(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from kettle.mail import get_backend
+    from kettle.mail import send_mail
+
+    module = load("mail_backend")
+    monkeypatch.setitem(sys.modules, "myproject.mail", module)
+    caplog.set_level(logging.INFO, logger="myproject.mail")
+    sent = send_mail(
+        "Hi", "Body", "ann@example.org", bcc="boss@example.org", app=module.app
+    )
+    assert sent == 1
+    assert caplog.messages == ["mail to ann@example.org, boss@example.org: Hi"]
+    assert isinstance(get_backend(module.app), module.LogBackend)
+
+
+@BOTH
+def test_ratelimit_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kettle.ratelimit import MemoryLimiter
+    from kettle.ratelimit import set_limiter
+
+    monkeypatch.setenv("KETTLE_SECRET_KEY", "docs-example-key-0123456789abcdef")
+    module = load("ratelimit_app")
+    now = [0.0]
+    limiter = set_limiter(module.app, MemoryLimiter(clock=lambda: now[0]))
+    with client(module, iface) as c:
+        codes = [c.get("/search?q=tea").status_code for _ in range(31)]
+        assert codes == [200] * 30 + [429]
+        refused = c.get("/search")
+        assert refused.headers["retry-after"] == "2"
+        assert refused.json() == {
+            "detail": "Too many requests: try again in 2 seconds."
+        }
+        posted = [c.post("/comments", data={"text": "hi"}) for _ in range(6)]
+        assert [r.status_code for r in posted] == [201] * 5 + [429]
+
+        def log_in(username: str, password: str) -> Any:
+            return c.post("/login", data={"username": username, "password": password})
+
+        assert [log_in("ann", "guess").status_code for _ in range(5)] == [401] * 5
+        locked = log_in("Ann", "a long passphrase")  # refused unchecked
+        assert locked.status_code == 429
+        assert locked.headers["retry-after"] == "180"
+        now[0] += 180
+        assert log_in("ann", "a long passphrase").json() == {"welcome": "ann"}
+        assert limiter.peek("login.account", "ann", module.PER_ACCOUNT).remaining == 5
+        # One address trying many accounts: 20 failures an hour (one more
+        # every 3 minutes: 16 after the 5 failures of 3 minutes ago).
+        codes = [log_in(f"user{i}", "guess").status_code for i in range(17)]
+        assert codes == [401] * 16 + [429]
+        assert log_in("ann", "a long passphrase").status_code == 429
+    testing = load("ratelimit_testing")
+    testing.test_limits_are_off()
+    testing.test_the_limit()

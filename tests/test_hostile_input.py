@@ -94,9 +94,10 @@ def call(request):
     return _asgi_call if request.param == "asgi" else _wsgi_call
 
 
+@pytest.mark.parametrize("allowed", [[], ["*"]])  # refused by the Host check, or
 @pytest.mark.parametrize("host", ["[bad", "[::1", "a b", "evil.com/path?x", "a:b:c"])
-def test_invalid_host_is_400_not_500(call, host):
-    app = Kettle(env_file=None)
+def test_invalid_host_is_400_not_500(call, host, allowed):  # by request.host
+    app = Kettle(env_file=None, allowed_hosts=allowed)
     app.get("/")(lambda: str(request.url))
     status, _, body = call(app, headers=[("host", host)])
     assert status == 400, body
@@ -104,7 +105,7 @@ def test_invalid_host_is_400_not_500(call, host):
 
 
 def test_valid_hosts_and_ipv6_server(call):
-    app = Kettle(env_file=None)
+    app = Kettle(env_file=None, allowed_hosts=["*"])
     app.get("/")(lambda: str(request.url))
     assert call(app, headers=[("host", "[::1]:8000")])[2] == b"http://[::1]:8000/"
     assert call(app, headers=[("host", "example.com")])[2] == b"http://example.com/"

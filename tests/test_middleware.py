@@ -157,8 +157,9 @@ def _wsgi_call(
 
 
 def echo_app() -> Kettle:
-    """An app whose ``/`` reports what middleware made of the request."""
-    app = Kettle(env_file=None)
+    """An app whose ``/`` reports what middleware made of the request (any host
+    allowed: the middleware checks hosts here)."""
+    app = Kettle(env_file=None, allowed_hosts=["*"])
 
     @app.get("/")
     def index(request: Request) -> dict[str, Any]:

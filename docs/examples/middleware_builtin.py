@@ -8,7 +8,7 @@ from kettle.middleware import ProxyHeadersMiddleware
 from kettle.middleware import RequestIDMiddleware
 from kettle.middleware import TrustedHostMiddleware
 
-app = Kettle()
+app = Kettle(allowed_hosts=[".example.com"])  # the app's own Host check
 
 # The last one added runs first on the request (and last on the response).
 app.add_middleware(GZipMiddleware, minimum_size=500)

@@ -5,8 +5,6 @@ Run it from this folder: ``kettle run`` (SQLite, ``blog.sqlite3`` beside this
 file), then open http://127.0.0.1:8000/.
 """
 
-import hashlib
-import hmac
 import os
 import re
 import secrets
@@ -24,17 +22,19 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from kettle import Blueprint
-from kettle import Depends
 from kettle import Form
-from kettle import HTTPException
 from kettle import Kettle
 from kettle import abort
 from kettle import flash
 from kettle import forms
 from kettle import redirect
 from kettle import request
-from kettle import session
 from kettle import url_for
+from kettle.auth import User
+from kettle.auth import authenticate
+from kettle.auth import current_user
+from kettle.auth import login as log_in
+from kettle.auth import logout as log_out
 from kettle.db import PK
 from kettle.db import Model
 from kettle.db import Timestamps
@@ -71,15 +71,9 @@ app = Kettle(
 # -- models --------------------------------------------------------------------------
 
 
-class User(Model):
-    id: Mapped[PK]
-    username: Mapped[str] = mapped_column(String(80), unique=True)
-    password: Mapped[str] = mapped_column(String(200))
-
-
 class Post(Timestamps, Model):
     id: Mapped[PK]
-    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("auth_user.id"))
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
     image: Mapped[str | None] = mapped_column(String(60))
@@ -93,45 +87,12 @@ def create_tables() -> None:
     get_database(app).create_all()
 
 
-# -- passwords (kettle.auth will bring Argon2id) -------------------------------------
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def check_password(stored: str, password: str) -> bool:
-    _, salt, digest = stored.split("$")
-    given = hashlib.scrypt(
-        password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1
-    )
-    return hmac.compare_digest(given.hex(), digest)
-
-
-# -- the logged-in user ----------------------------------------------------------------
-
-
-def current_user(db: Session) -> User | None:
-    user_id = session.get("user_id")
-    user = db.get(User, user_id) if isinstance(user_id, int) else None
-    request.state.user = user
-    return user
-
-
-def login_required(user: User | None = Depends(current_user)) -> User:
-    if user is None:
-        raise HTTPException(303, headers={"location": url_for("auth.login")})
-    return user
-
-
 @app.context_processor
 def user_in_templates():
-    return {"user": getattr(request.state, "user", None)}
+    return {"user": current_user}  # Flaskr's templates call it g.user
 
 
-# -- auth: register, log in, log out ---------------------------------------------------
+# -- auth: register, log in, log out (users and passwords from kettle.auth) ----------
 
 auth = Blueprint("auth", url_prefix="/auth")
 
@@ -144,10 +105,14 @@ def register(db: Session, username: str = Form(""), password: str = Form("")):
             error = "Username is required."
         elif not password:
             error = "Password is required."
+        elif len(username) > 150 or len(password) > 4096:
+            error = "That username or password is too long."
+        elif "\x00" in username:
+            error = "That username holds a character that is not allowed."
         elif db.scalar(select(User.id).where(User.username == username)) is not None:
             error = f"User {username} is already registered."
         if error is None:
-            db.add(User(username=username, password=hash_password(password)))
+            db.add(User(username=username, password=password))  # hashed: Argon2id
             return redirect(url_for("auth.login"))
         flash(error, "error")
     return render("auth/register.html")
@@ -156,25 +121,20 @@ def register(db: Session, username: str = Form(""), password: str = Form("")):
 @auth.route("/login", methods=["GET", "POST"])
 def login(db: Session, username: str = Form(""), password: str = Form("")):
     if request.method == "POST":
-        found = db.scalars(select(User).where(User.username == username)).first()
-        error = None
+        # One message whether the name or the password is wrong (Flaskr tells
+        # them apart, which tells anyone who has an account here).
+        found = authenticate(db, username, password)
         if found is None:
-            error = "Incorrect username."
-        elif not check_password(found.password, password):
-            error = "Incorrect password."
-        if error is None:
-            assert found is not None
-            session.clear()
-            session.rotate()  # a new session for the logged-in user
-            session["user_id"] = found.id
+            flash("Incorrect username or password.", "error")
+        else:
+            log_in(request, found)  # a new session for the logged-in user
             return redirect(url_for("blog.index"))
-        flash(error, "error")
     return render("auth/login.html")
 
 
 @auth.get("/logout")
 def logout():
-    session.clear()
+    log_out(request)
     return redirect(url_for("blog.index"))
 
 
@@ -222,7 +182,7 @@ def save_image(upload) -> str | None:
 
 
 @blog.get("/")
-def index(db: Session, user: User | None = Depends(current_user)):
+def index(db: Session):
     posts = db.scalars(
         select(Post)
         .options(joinedload(Post.author))
@@ -231,8 +191,34 @@ def index(db: Session, user: User | None = Depends(current_user)):
     return render("blog/index.html", posts=posts)
 
 
+def _like(text: str) -> str:
+    """``text`` as a LIKE pattern that matches it anywhere, literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@blog.get("/search")
+def search(db: Session, q: str = ""):
+    """Posts whose title or body holds ``q`` (a bound parameter, never SQL)."""
+    q = q.strip()[:100]
+    posts = []
+    if q:
+        pattern = _like(q)
+        posts = db.scalars(
+            select(Post)
+            .options(joinedload(Post.author))
+            .where(
+                Post.title.ilike(pattern, escape="\\")
+                | Post.body.ilike(pattern, escape="\\")
+            )
+            .order_by(Post.created_at.desc(), Post.id.desc())
+            .limit(50)
+        ).all()
+    return render("blog/search.html", posts=posts, q=q)
+
+
 @blog.route("/create", methods=["GET", "POST"])
-def create(form: PostForm, db: Session, user: User = Depends(login_required)):
+def create(form: PostForm, db: Session, user: User):
     if form.is_bound:
         if form.is_valid():
             data = form.data
@@ -259,7 +245,7 @@ def get_post(db: Session, id: int, user: User, check_author: bool = True) -> Pos
 
 
 @blog.route("/{id:int}/update", methods=["GET", "POST"])
-def update(id: int, form: PostForm, db: Session, user: User = Depends(login_required)):
+def update(id: int, form: PostForm, db: Session, user: User):
     post = get_post(db, id, user)
     if form.is_bound:
         if form.is_valid():
@@ -276,7 +262,7 @@ def update(id: int, form: PostForm, db: Session, user: User = Depends(login_requ
 
 
 @blog.post("/{id:int}/delete")
-def delete(id: int, db: Session, user: User = Depends(login_required)):
+def delete(id: int, db: Session, user: User):
     db.delete(get_post(db, id, user))
     return redirect(url_for("blog.index"))
 

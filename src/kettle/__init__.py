@@ -23,6 +23,7 @@ from .params import Form as Form
 from .params import Header as Header
 from .params import Path as Path
 from .params import Query as Query
+from .params import requires as requires
 from .requests import Request as Request
 from .responses import EventSourceResponse as EventSourceResponse
 from .responses import HTMLResponse as HTMLResponse
@@ -87,6 +88,7 @@ __all__ = (
     "get_flashed_messages",
     "redirect",
     "request",
+    "requires",
     "session",
     "url_for",
 )

@@ -9,6 +9,7 @@ from .errors import logger
 from .exceptions import HTTPException
 from .exceptions import WebSocketDisconnect
 from .exceptions import WebSocketException
+from .requests import CSP_NONCE_KEY
 from .requests import ClientDisconnect
 from .requests import Request
 from .routing import Mount
@@ -36,6 +37,28 @@ async def handle_http(app: Kettle, scope: Scope, receive: Receive, send: Send) -
             child["root_path"] = scope.get("root_path", "") + response.path
             await response.app(child, receive, send)
         else:
+            security = app._security
+            if security is not None:
+                # The scope's scheme is the request's (ProxyHeadersMiddleware sets
+                # both); HSTS goes over HTTPS only.
+                if response._raw is None and CSP_NONCE_KEY not in scope:  # type: ignore[union-attr]
+                    # PERF: inlined: a response with only its default headers gets
+                    # them made here, as Response.raw_headers makes them, with the
+                    # pairs made at start-up, in one list.
+                    pairs = (
+                        security.https
+                        if scope.get("scheme") == "https"
+                        else security.http
+                    )
+                    ctype = response._content_type  # type: ignore[union-attr]
+                    length = (b"content-length", str(len(response.body)).encode())  # type: ignore[union-attr]
+                    response._raw = (  # type: ignore[union-attr]
+                        [(b"content-type", ctype), length, *pairs]
+                        if ctype
+                        else [length, *pairs]
+                    )
+                else:  # headers of the response's own to keep, or a nonce
+                    security.add_asgi(request, response, scope)  # type: ignore[arg-type]
             await response(scope, receive, send)  # type: ignore[operator]
     finally:
         try:
@@ -55,6 +78,13 @@ async def handle_websocket(
     from .websockets import WebSocketState
 
     websocket = WebSocket(app, scope, receive, send)
+    gate = app._host_gate
+    if gate is not None and not gate.allows(websocket):
+        await receive()  # websocket.connect
+        await send(
+            {"type": "websocket.close", "code": 1008, "reason": "Invalid Host header"}
+        )
+        return
     route, found = app.router.match("WEBSOCKET", websocket.path)
     if route is None:
         mount = app.router.match_mount(websocket.path)

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextvars import Token
 from typing import TYPE_CHECKING
 from typing import Any
 
+from ._sansio import _STATUS_LINES
 from ._sansio import status_line
 from .concurrency import run_sync
 from .context import request_var
 from .datastructures import Headers
 from .errors import error_response
 from .exceptions import HTTPException
+from .requests import CSP_NONCE_KEY
 from .requests import Request
 from .requests import wsgi_body
+from .responses import Response
 from .routing import Mount
 from .types import ASGIApp
 from .types import Message
@@ -25,8 +29,57 @@ from .types import WSGIEnviron
 
 if TYPE_CHECKING:
     from .app import Kettle
+    from .security import SecurityHeaders
 
 __all__ = ("call_asgi", "handle")
+
+#: Response classes whose ``wsgi`` is Response's, answered inline by handle().
+_PLAIN: set[type[Response]] = {Response}
+#: Whether a response class's ``wsgi`` takes ``extra_headers``, by class.
+_TAKES_EXTRA: dict[type[Response], bool] = {}
+
+
+def _takes_extra(cls: type[Response]) -> bool:
+    """Whether ``cls.wsgi`` takes ``extra_headers`` (remembered for each class)."""
+    code = getattr(cls.wsgi, "__code__", None)
+    found = (
+        code is not None
+        and "extra_headers"
+        in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    )
+    if len(_TAKES_EXTRA) < 1000:
+        _TAKES_EXTRA[cls] = found
+        if cls.wsgi is Response.wsgi:
+            _PLAIN.add(cls)  # answered inline by handle() from now on
+    return found
+
+
+def _answer_secured(
+    security: SecurityHeaders,
+    request: Request,
+    response: Response,
+    environ: WSGIEnviron,
+    start_response: StartResponse,
+) -> Iterable[bytes]:
+    """Answer with the security headers added (but none the response has)."""
+    https = environ.get("wsgi.url_scheme") == "https"
+    cls = type(response)
+    takes_extra = _TAKES_EXTRA.get(cls)
+    if takes_extra is None:
+        takes_extra = _takes_extra(cls)
+    raw = response._raw
+    if takes_extra and (raw is None or security.missing_from(raw)):
+        # PERF: str pairs made at start-up, which wsgi() puts in the header
+        # list it makes (no bytes made, then decoded).
+        extra: Sequence[tuple[str, str]] = (
+            security.wsgi_https if https else security.wsgi_http
+        )
+        if CSP_NONCE_KEY in environ:  # the request read its nonce
+            extra = security.wsgi_pairs(https, request._csp_nonce)
+        return response.wsgi(environ, start_response, extra)
+    # The response has some of them already, or a wsgi() of its own.
+    security.add(response, https, request._csp_nonce)
+    return response.wsgi(environ, start_response)
 
 
 def handle(
@@ -41,16 +94,52 @@ def handle(
     try:
         request = Request.from_wsgi(app, environ)
     except HTTPException as exc:
-        return error_response(None, exc.status_code, exc.detail).wsgi(
-            environ, start_response
-        )
+        error = error_response(None, exc.status_code, exc.detail)
+        if app._security is not None:
+            app._security.add(error, environ.get("wsgi.url_scheme") == "https")
+        return error.wsgi(environ, start_response)
     token = request_var.set(request)
     try:
         response = app.dispatch_sync(request)
         if type(response) is Mount:
             body = call_asgi(response.app, environ, start_response, response.path)
         else:
-            body = response.wsgi(environ, start_response)  # type: ignore[union-attr]
+            security = app._security
+            if security is None:
+                body = response.wsgi(environ, start_response)  # type: ignore[union-attr]
+            elif (
+                response._raw is None  # type: ignore[union-attr]
+                and not response._cookies  # type: ignore[union-attr]
+                and CSP_NONCE_KEY not in environ
+                and type(response) in _PLAIN
+            ):
+                # PERF: Response.wsgi inlined for the common case, a response with
+                # only its default headers: those (as str pairs) and the security
+                # headers made at start-up, in one list. Keep in step with it.
+                content: bytes = response.body  # type: ignore[union-attr]
+                ctype = response._wsgi_content_type  # type: ignore[union-attr]
+                length = ("content-length", str(len(content)))
+                pairs = (
+                    security.wsgi_https
+                    if environ.get("wsgi.url_scheme") == "https"
+                    else security.wsgi_http
+                )
+                code: int = response.status_code  # type: ignore[union-attr]
+                start_response(
+                    _STATUS_LINES.get(code) or status_line(code),
+                    [("content-type", ctype), length, *pairs]
+                    if ctype
+                    else [length, *pairs],
+                )
+                body = [] if environ["REQUEST_METHOD"] == "HEAD" else [content]
+            else:
+                body = _answer_secured(
+                    security,
+                    request,
+                    response,  # type: ignore[arg-type]
+                    environ,
+                    start_response,
+                )
     except BaseException:
         _finish(app, request, token)
         raise

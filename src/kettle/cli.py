@@ -1,4 +1,5 @@
-"""The ``kettle`` command: ``run``, ``serve``, ``routes``, ``shell`` and ``db``.
+"""The ``kettle`` command: ``run``, ``serve``, ``routes``, ``check``, ``shell`` and
+``db``.
 
 Every command takes the app as ``MODULE:APP`` (``myproject.web:app``). ``MODULE``
 alone means its attribute ``app``; with no argument at all, ``app.py`` in the current
@@ -488,6 +489,32 @@ def routes(target: str | None) -> None:
         )
 
 
+@cli.command()
+@_app_argument
+@click.option(
+    "--deploy",
+    is_flag=True,
+    help="Also check the settings a production deployment needs.",
+)
+def check(target: str | None, deploy: bool) -> None:
+    """Check the app's settings (with --deploy: for production).
+
+    Prints one line per issue, with its id and how to fix it, and exits with
+    status 1 when there is any.
+    """
+    from .security import check_app
+
+    app, _ = load_app(target)
+    issues = check_app(app, deploy=deploy)
+    if not issues:
+        click.echo("No issues found.")
+        return
+    for issue in issues:
+        click.echo(f"{issue.id}: {issue.message} Fix: {issue.hint}")
+    click.echo(f"{_plural(len(issues), 'issue')} found.", err=True)
+    raise SystemExit(1)
+
+
 def _enable_completion(namespace: dict[str, Any]) -> None:
     """Tab completion of the shell's names, where readline is available."""
     if not sys.stdin.isatty():
@@ -553,6 +580,11 @@ def _db_options(func: Callable[..., Any]) -> Callable[..., Any]:
         help="The migrations folder (default: MIGRATIONS_DIR, or 'migrations' "
         "in the app's folder).",
     )(func)
+    return _app_option(func)
+
+
+def _app_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--app``, remembered for the command (as ``kettle db`` keeps it)."""
     return click.option(
         "--app",
         "-a",
@@ -798,6 +830,115 @@ def db_dump(models: tuple[str, ...], output: str | None) -> None:
         return
     Path(output).write_text(data + "\n", encoding="utf-8")
     click.echo(f"Wrote {_plural(len(records), 'row')} to {output}.", err=True)
+
+
+# -- users (kettle.auth) ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _auth_errors() -> Iterator[Any]:
+    """``kettle.auth``, and its commands' failures as one line each."""
+    try:
+        from .auth import commands
+        from .auth.validators import PasswordInvalid
+    except (ImportError, ImproperlyConfigured) as exc:
+        raise click.ClickException(
+            f"this command needs kettle.auth ({exc}): pip install 'kettle[auth]'"
+        ) from None
+    try:
+        yield commands
+    except PasswordInvalid as exc:
+        raise click.ClickException(
+            "the password is refused:\n  "
+            + "\n  ".join(exc.messages)
+            + "\n(--allow-weak-password to set it anyway)"
+        ) from None
+    except (commands.CommandError, ImproperlyConfigured) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise click.ClickException("no password on standard input")
+        return line
+    return str(
+        click.prompt(
+            "Password", hide_input=True, confirmation_prompt="Password (again)"
+        )
+    )
+
+
+_password_options = [
+    click.option(
+        "--password-stdin",
+        is_flag=True,
+        help="Read the password from the first line of standard input.",
+    ),
+    click.option(
+        "--allow-weak-password",
+        is_flag=True,
+        help="Skip the password validators (AUTH_PASSWORD_VALIDATORS).",
+    ),
+]
+
+
+@cli.command()
+@click.argument("username")
+@click.option("--email", default="", help="The user's email address.")
+@click.option("--staff", is_flag=True, help="May use the admin.")
+@click.option("--superuser", is_flag=True, help="Holds every permission (and staff).")
+@click.option(
+    "--no-password",
+    is_flag=True,
+    help="Create the user without a password (it cannot log in with one).",
+)
+@_password_options[0]
+@_password_options[1]
+@_app_option
+def createuser(
+    username: str,
+    email: str,
+    staff: bool,
+    superuser: bool,
+    no_password: bool,
+    password_stdin: bool,
+    allow_weak_password: bool,
+) -> None:
+    """Create a user of kettle.auth (asks for the password twice)."""
+    with _auth_errors() as commands:
+        app = _db_app()
+        password = None if no_password else _new_password(password_stdin)
+        user = commands.create_user(
+            app,
+            username,
+            password,
+            email=email,
+            staff=staff,
+            superuser=superuser,
+            validate=not allow_weak_password,
+        )
+    kind = "superuser" if user.is_superuser else "staff user" if staff else "user"
+    click.echo(f"Created the {kind} {user.username!r}.")
+
+
+@cli.command()
+@click.argument("username")
+@_password_options[0]
+@_password_options[1]
+@_app_option
+def changepassword(
+    username: str, password_stdin: bool, allow_weak_password: bool
+) -> None:
+    """Set a user's password (their sessions end)."""
+    with _auth_errors() as commands:
+        app = _db_app()
+        password = _new_password(password_stdin)
+        commands.change_password(
+            app, username, password, validate=not allow_weak_password
+        )
+    click.echo(f"Changed the password of {username!r}.")
 
 
 def main() -> None:

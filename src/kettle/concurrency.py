@@ -105,15 +105,29 @@ async def iterate_in_threadpool(iterator: Iterator[T]) -> AsyncIterator[T]:
         yield item  # type: ignore[misc]
 
 
+class _LoopHolder:
+    """A thread's event loop, closed when the thread ends (its thread-local
+    storage is dropped): a WSGI server's short-lived threads leak none."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def __del__(self) -> None:
+        if not self.loop.is_closed() and not self.loop.is_running():
+            self.loop.close()
+
+
 def thread_loop() -> asyncio.AbstractEventLoop:
     """The event loop of the current thread, made on first use (for WSGI workers)."""
     import asyncio
 
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = asyncio.new_event_loop()
-        _local.loop = loop
-    return loop
+    holder: _LoopHolder | None = getattr(_local, "loop", None)
+    if holder is None or holder.loop.is_closed():
+        holder = _LoopHolder(asyncio.new_event_loop())
+        _local.loop = holder
+    return holder.loop
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

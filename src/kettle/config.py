@@ -6,13 +6,33 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 from typing import Literal
 from typing import overload
 
 from .exceptions import ImproperlyConfigured
 
-__all__ = ("DEFAULTS", "Config")
+__all__ = ("CSP_NONCE", "DEFAULTS", "DEFAULT_CSP", "Config")
+
+#: The source in a ``CSP`` directive replaced by the request's nonce
+#: (``'nonce-...'``) when the request used one (see :mod:`kettle.security`).
+CSP_NONCE = "'nonce'"
+
+#: The default ``Content-Security-Policy`` directives (read-only: to change it,
+#: set ``CSP = {**DEFAULT_CSP, "img-src": ("'self'", "https:")}``). The
+#: ``frame-ancestors`` directive follows ``X_FRAME_OPTIONS`` unless given here.
+DEFAULT_CSP: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "default-src": ("'self'",),
+        "script-src": ("'self'", CSP_NONCE),
+        "style-src": ("'self'", CSP_NONCE),
+        "img-src": ("'self'", "data:"),
+        "object-src": ("'none'",),
+        "base-uri": ("'self'",),
+        "form-action": ("'self'",),
+    }
+)
 
 #: Settings every app has. Batteries add their own defaults.
 DEFAULTS: dict[str, Any] = {
@@ -48,6 +68,32 @@ DEFAULTS: dict[str, Any] = {
     "CSRF_TRUSTED_ORIGINS": [],
     "CSRF_FIELD_NAME": "csrf_token",
     "CSRF_HEADER_NAME": "X-CSRF-Token",
+    "ALLOWED_HOSTS": [],
+    "HTTPS_REDIRECT": False,
+    "SECURITY_HEADERS": True,
+    "CONTENT_TYPE_NOSNIFF": True,
+    "REFERRER_POLICY": "same-origin",
+    "X_FRAME_OPTIONS": "DENY",
+    "CROSS_ORIGIN_OPENER_POLICY": "same-origin",
+    "HSTS_SECONDS": 365 * 24 * 3600,
+    "HSTS_INCLUDE_SUBDOMAINS": True,
+    "HSTS_PRELOAD": False,
+    "CSP": DEFAULT_CSP,
+    "CSP_REPORT_ONLY": False,
+    "MAIL_BACKEND": None,
+    "MAIL_HOST": "localhost",
+    "MAIL_PORT": 25,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_TIMEOUT": 10,
+    "MAIL_DEFAULT_FROM": "webmaster@localhost",
+    "MAIL_FILE_PATH": None,
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_BACKEND": "memory",
+    "RATELIMIT_REDIS_URL": None,
+    "RATELIMIT_FAIL_OPEN": True,
     "STATIC_URL": "/static",
     "STATIC_FOLDER": "static",
     "OPENAPI_URL": "/openapi.json",
@@ -62,6 +108,18 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_STRICT_LOADING": None,
     "DATABASE_QUERY_BUDGET": None,
     "DATABASE_QUERY_STATS": None,
+    "AUTH_USER_MODEL": "kettle.auth.models:User",
+    "AUTH_PASSWORD_VALIDATORS": None,
+    "LOGIN_URL": "auth.login",
+    "LOGIN_REDIRECT_URL": "/",
+    "LOGOUT_REDIRECT_URL": "/",
+    "PASSWORD_RESET_TIMEOUT": 3600,
+    "EMAIL_CONFIRM_TIMEOUT": 3 * 24 * 3600,
+    "AUTH_TOTP_ISSUER": None,
+    "AUTH_LOGIN_RATE_ACCOUNT": "5/5m",
+    "AUTH_LOGIN_RATE_ADDRESS": "30/5m",
+    "AUTH_RESET_RATE_EMAIL": "3/h",
+    "AUTH_RESET_RATE_ADDRESS": "10/h",
 }
 
 _TRUE = {"1", "true", "yes", "on"}

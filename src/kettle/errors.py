@@ -23,7 +23,7 @@ _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{status} {phrase}</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:3rem auto;
+<style{nonce}>body{{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:3rem auto;
 padding:0 1rem;color:#222}}h1{{font-size:1.6rem}}pre{{background:#f4f4f4;padding:1rem;
 overflow:auto;font-size:.85rem}}</style></head>
 <body><h1>{status} {phrase}</h1><p>{detail}</p>{extra}</body></html>
@@ -42,6 +42,12 @@ def _phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+def _nonce(conn: HTTPConnection | None) -> str:
+    """The page's ``<style>`` nonce attribute, so that the default
+    Content-Security-Policy lets it style the page."""
+    return "" if conn is None else f' nonce="{conn.csp_nonce}"'
 
 
 def error_response(
@@ -65,6 +71,7 @@ def error_response(
             phrase=html.escape(phrase),
             detail=html.escape(detail),
             extra="",
+            nonce=_nonce(conn),
         )
         return HTMLResponse(body, status, headers)
     return JSONResponse({"detail": detail}, status, headers)
@@ -87,6 +94,7 @@ def debug_response(conn: HTTPConnection | None, exc: BaseException) -> Response:
             phrase="Internal Server Error",
             detail=html.escape(f"{type(exc).__name__}: {exc}"),
             extra=extra,
+            nonce=_nonce(conn),
         )
         return HTMLResponse(body, 500)
     return JSONResponse(

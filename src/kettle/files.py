@@ -14,6 +14,7 @@ import stat as stat_module
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 from urllib.parse import quote
@@ -295,30 +296,35 @@ class FileResponse(Response):
     # -- WSGI --
 
     def wsgi(
-        self, environ: WSGIEnviron, start_response: StartResponse
+        self,
+        environ: WSGIEnviron,
+        start_response: StartResponse,
+        extra_headers: Sequence[tuple[str, str]] = (),
     ) -> Iterable[bytes]:
-        """Answer through WSGI; the file is closed when the server closes the body."""
+        """Answer through WSGI; the file is closed when the server closes the body.
+
+        ``extra_headers`` as for :meth:`Response.wsgi`.
+        """
         self.finalize(environ.get("wsgi.url_scheme") == "https")
         try:
             stat_result = self._stat()
         except OSError as exc:
-            return self._fail(exc).wsgi(environ, start_response)
+            return self._fail(exc).wsgi(environ, start_response, extra_headers)
         plan = self.plan(
             environ["REQUEST_METHOD"], _environ_headers(environ), stat_result
         )
+        headers = _str_headers(self._headers_for(plan))
+        if extra_headers:
+            headers += extra_headers
         if not plan.reads_file:
-            start_response(
-                status_line(plan.status), _str_headers(self._headers_for(plan))
-            )
+            start_response(status_line(plan.status), headers)
             return [b"".join(p for p in plan.body if isinstance(p, bytes))]
         try:
             file = _open(self.path)
         except OSError as exc:
-            return self._fail(exc).wsgi(environ, start_response)
+            return self._fail(exc).wsgi(environ, start_response, extra_headers)
         try:
-            start_response(
-                status_line(plan.status), _str_headers(self._headers_for(plan))
-            )
+            start_response(status_line(plan.status), headers)
             wrapper = environ.get("wsgi.file_wrapper")
             if wrapper is not None and plan.whole_file and plan.status == 200:
                 wrapped: Iterable[bytes] = wrapper(file, self.chunk_size)

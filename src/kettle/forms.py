@@ -199,6 +199,8 @@ class Field:
     def check(self, value: Any) -> None:
         """The field's own checks of a converted value."""
         if isinstance(value, str):
+            if "\x00" in value:  # no database stores it (PostgreSQL refuses it)
+                raise ValidationError("Remove the NUL character from the text.")
             if self.min_length is not None and len(value) < self.min_length:
                 raise ValidationError(
                     f"Enter at least {self.min_length} characters "

@@ -480,6 +480,7 @@ _BATTERY_TYPES = {
     "sqlalchemy.orm.session.Session": "kettle.db.web:session_provider",
     "sqlalchemy.ext.asyncio.session.AsyncSession": "kettle.db.web:session_provider",
     "kettle.forms.Form": "kettle.forms:form_provider",
+    "kettle.auth.models.User": "kettle.auth.core:user_provider",
 }
 
 
@@ -638,6 +639,7 @@ class HandlerPlan:
         "cookie",
         "deps",
         "form",
+        "hidden",
         "func",
         "has_fields",
         "header",
@@ -666,6 +668,7 @@ class HandlerPlan:
         injectables: Mapping[Any, Callable[..., Any]] | None = None,
         response_model: Any = REQUIRED,
         status_code: int | None = None,
+        requires: tuple[Callable[..., Any], ...] = (),
         _seen: tuple[Callable[..., Any], ...] = (),
     ) -> None:
         self.func = func
@@ -705,6 +708,11 @@ class HandlerPlan:
                     f"handler {where}: parameter {param.name!r} (annotated "
                     f"{annotation!r}) cannot be read from a request: {exc}"
                 ) from exc
+        self.hidden = False
+        self._add_requirements(requires, _seen)
+        if not _seen:  # a route's handler: requires() must come before this
+            with contextlib.suppress(AttributeError, TypeError):
+                func.__kettle_routed__ = True  # type: ignore[attr-defined]
         missing = [n for n in path_params if n not in self.path_names]
         if missing and not any(p.kind == p.VAR_KEYWORD for p in params):
             raise ImproperlyConfigured(
@@ -760,6 +768,7 @@ class HandlerPlan:
                         f"handler {self.where}: Depends() on parameter {name!r} "
                         "needs a provider or a class annotation"
                     )
+            provider = self._variant(provider, annotation)
             self._check_flavour(name, provider)
             self.deps.append(
                 Dep(name, provider, marker.use_cache, self.injectables, seen)
@@ -776,6 +785,7 @@ class HandlerPlan:
                 return
             provider = _lookup(self.injectables, _unwrap_optional(annotation))
             if provider is not None:
+                provider = self._variant(provider, annotation)
                 self._check_flavour(name, provider)
                 self.deps.append(Dep(name, provider, True, self.injectables, seen))
                 return
@@ -801,6 +811,40 @@ class HandlerPlan:
                 f"handler {self.where}: parameter {name!r} is marked Path() but the "
                 "route has no such path parameter"
             )
+
+    def _variant(
+        self, provider: Callable[..., Any], annotation: Any
+    ) -> Callable[..., Any]:
+        """The form of ``provider`` for this handler: a provider with a
+        ``kettle_variant(is_async, optional)`` attribute (the current user's, say)
+        is replaced by what it returns for an ``async def`` or ``def`` handler
+        and an optional (``X | None``) or required annotation."""
+        pick = getattr(provider, "kettle_variant", None)
+        if pick is None:
+            return provider
+        optional = _unwrap_optional(annotation) is not annotation
+        chosen: Callable[..., Any] = pick(self.is_async, optional)
+        return chosen
+
+    def _add_requirements(
+        self,
+        extra: tuple[Callable[..., Any], ...],
+        seen: tuple[Callable[..., Any], ...],
+    ) -> None:
+        """The providers the handler requires without taking their values
+        (:func:`~kettle.requires`, ``login_required``; ``extra``: those of its
+        :class:`~kettle.View` class, first): solved first, in order, so a
+        refusal comes before the body is read."""
+        required = (*extra, *getattr(self.func, "__kettle_requires__", ()))
+        if not required:
+            return
+        made = []
+        for provider in required:
+            provider = self._variant(provider, None)
+            self._check_flavour("(required)", provider)
+            made.append(Dep("", provider, True, self.injectables, seen))
+        self.deps[:0] = made
+        self.hidden = True
 
     def _check_flavour(self, name: str, provider: Callable[..., Any]) -> None:
         """Refuse a provider made for the other kind of handler (a blocking
@@ -960,6 +1004,8 @@ class HandlerPlan:
             if dep.use_cache:
                 solving.cache[provider] = value
             kwargs[dep.name] = value
+        if self.hidden:
+            kwargs.pop("", None)
         if self.has_fields:
             self._fields(conn, kwargs, errors)
         if self.body is not None:
@@ -995,6 +1041,8 @@ class HandlerPlan:
             if dep.use_cache:
                 solving.cache[provider] = value
             kwargs[dep.name] = value
+        if self.hidden:
+            kwargs.pop("", None)
         if self.has_fields:
             self._fields(conn, kwargs, errors)
         if self.body is not None:

@@ -23,6 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 from typing import ClassVar
+from typing import TypeVar
+
+from .exceptions import ImproperlyConfigured
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = (
     "Body",
@@ -33,6 +38,7 @@ __all__ = (
     "Header",
     "Path",
     "Query",
+    "requires",
 )
 
 
@@ -264,3 +270,43 @@ def Depends(
     ``app.dependency_overrides[provider] = other`` replaces a provider (in tests).
     """
     return Dependency(dependency, use_cache=use_cache)
+
+
+def requires(*providers: Callable[..., Any]) -> Callable[[F], F]:
+    """Run ``providers`` before the decorated handler, as dependencies whose
+    values the handler does not take: a check that raises (``abort(403)``, a
+    redirect to the login page) refuses the request before its body is read::
+
+        def staff_only(user: User) -> None:
+            if not user.is_staff:
+                abort(403)
+
+        @app.post("/settings")
+        @requires(staff_only)
+        def settings(form: SettingsForm): ...
+
+    Put it below the route decorator (it must mark the function before the
+    route reads its signature); above it, it raises ``ImproperlyConfigured``.
+    On a :class:`~kettle.View` class it guards every method (and those of its
+    subclasses).
+    """
+    for provider in providers:
+        if not callable(provider):
+            raise TypeError(f"requires(): {provider!r} is not callable")
+
+    def decorate(func: F) -> F:
+        if isinstance(func, type):  # a View: its own mark, not a base class's
+            routed = func.__dict__.get("__kettle_routed__", False)
+        else:
+            routed = getattr(func, "__kettle_routed__", False)
+        if routed:
+            raise ImproperlyConfigured(
+                f"{getattr(func, '__qualname__', func)!r} is already a route's "
+                "handler: put @requires (and @login_required, "
+                "@permission_required) below the route decorator"
+            )
+        existing = getattr(func, "__kettle_requires__", ())
+        func.__kettle_requires__ = (*providers, *existing)  # type: ignore[attr-defined]
+        return func
+
+    return decorate

@@ -43,6 +43,8 @@ _HOST = re.compile(
     r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::[0-9]{1,5})?"
 )
 _QUERY_SAFE = "/?&=%+;:@!$'()*,~-._"
+#: The scope or environ key holding the request's CSP nonce, once made.
+CSP_NONCE_KEY = "kettle.csp_nonce"
 
 
 class ClientDisconnect(Exception):
@@ -115,6 +117,7 @@ class HTTPConnection:
     _receive: Receive | None = None
     _session: Session | None = None  # read on first use of .session
     _flashes: list[tuple[str, str]] | None = None  # taken out of the session
+    _csp_nonce: str | None = None  # made on first use of .csp_nonce
 
     def __init__(
         self, app: Kettle, scope: Scope | None = None, receive: Receive | None = None
@@ -148,6 +151,12 @@ class HTTPConnection:
     def scheme(self, value: str) -> None:
         self._scheme = value
         self._url = None
+        # The scope or environ says the same (read by mounted apps, and by the
+        # security headers: HSTS is sent over HTTPS only).
+        if self.scope is not None:
+            self.scope["scheme"] = value
+        elif self.environ is not None:
+            self.environ["wsgi.url_scheme"] = value
 
     @property
     def query_string(self) -> bytes:
@@ -252,6 +261,28 @@ class HTTPConnection:
         if self._state is None:
             self._state = State()
         return self._state
+
+    @property
+    def csp_nonce(self) -> str:
+        """This request's Content-Security-Policy nonce: a random value, made when
+        first read, for ``<script nonce="...">`` and ``<style nonce="...">``.
+
+        Once read, the response's ``Content-Security-Policy`` header allows it
+        (``'nonce-...'`` in ``script-src`` and ``style-src``; see
+        :mod:`kettle.security`). Templates read it as ``{{ csp_nonce }}``.
+        """
+        nonce = self._csp_nonce
+        if nonce is None:
+            import secrets
+
+            nonce = self._csp_nonce = secrets.token_urlsafe(18)
+            # PERF: also in the scope or environ, where the code adding the
+            # security headers looks (a dict look-up beats this attribute's).
+            if self.scope is not None:
+                self.scope[CSP_NONCE_KEY] = nonce
+            elif self.environ is not None:
+                self.environ[CSP_NONCE_KEY] = nonce
+        return nonce
 
     @property
     def host(self) -> str:

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 from typing import ClassVar
 from urllib.parse import quote
@@ -46,8 +48,28 @@ _NO_BODY = frozenset((204, 304))
 _WSGI_PAIRS: dict[tuple[bytes, bytes], tuple[str, str]] = {}
 _WSGI_PAIRS_LIMIT = 1000
 _UNIQUE_HEADERS = frozenset(
-    (b"set-cookie", b"etag", b"last-modified", b"location", b"date", b"expires")
+    (
+        b"set-cookie",
+        b"etag",
+        b"last-modified",
+        b"location",
+        b"date",
+        b"expires",
+        # Unique when they carry a request's nonce (kettle.security).
+        b"content-security-policy",
+        b"content-security-policy-report-only",
+    )
 )
+
+
+_name_of = itemgetter(0)
+
+
+def add_missing_headers(headers: list[Any], extra: Sequence[Any]) -> None:
+    """Add the ``(name, value)`` pairs of ``extra`` to ``headers``, but none whose
+    name ``headers`` has already (names lower-case, both ``bytes`` or ``str``)."""
+    present = set(map(_name_of, headers))
+    headers += [pair for pair in extra if pair[0] not in present]
 
 
 def _content_type(media_type: str | None, charset: str) -> bytes | None:
@@ -110,6 +132,8 @@ class Response:
             # PERF: the common case: the class's Content-Type and the length, made
             # when the headers are first asked for, in the form the interface wants.
             self.body = body
+            # PERF: attributes of the instance are read faster than the class's.
+            self._raw = self._cookies = None
             return
         if status_code in _NO_BODY or status_code < 200:
             body = b""  # these statuses never carry a body
@@ -278,18 +302,31 @@ class Response:
         await send({"type": "http.response.body", "body": body})
 
     def wsgi(
-        self, environ: WSGIEnviron, start_response: StartResponse
+        self,
+        environ: WSGIEnviron,
+        start_response: StartResponse,
+        extra_headers: Sequence[tuple[str, str]] = (),
     ) -> Iterable[bytes]:
-        """Answer through WSGI: call ``start_response`` and return the body."""
+        """Answer through WSGI: call ``start_response`` and return the body.
+
+        ``extra_headers`` (``str`` pairs) are sent after the response's own:
+        Kettle passes its security headers, when the response has none of them.
+        """
         if self._cookies:
             self.finalize(environ.get("wsgi.url_scheme") == "https")
         body = self.body
         if self._raw is None:  # PERF: the default headers, made here as str pairs
             length = ("content-length", str(len(body)))
             ctype = self._wsgi_content_type
-            headers = [("content-type", ctype), length] if ctype else [length]
+            headers = (
+                [("content-type", ctype), length, *extra_headers]
+                if ctype
+                else [length, *extra_headers]
+            )
         else:
             headers = self.wsgi_headers()
+            if extra_headers:
+                headers += extra_headers
         code = self.status_code
         start_response(_STATUS_LINES.get(code) or status_line(code), headers)
         if environ["REQUEST_METHOD"] == "HEAD":
@@ -447,10 +484,16 @@ class StreamingResponse(Response):
         await send({"type": "http.response.body", "body": b""})
 
     def wsgi(
-        self, environ: WSGIEnviron, start_response: StartResponse
+        self,
+        environ: WSGIEnviron,
+        start_response: StartResponse,
+        extra_headers: Sequence[tuple[str, str]] = (),
     ) -> Iterable[bytes]:
         self.finalize(environ.get("wsgi.url_scheme") == "https")
-        start_response(status_line(self.status_code), self.wsgi_headers())
+        headers = self.wsgi_headers()
+        if extra_headers:
+            headers += extra_headers
+        start_response(status_line(self.status_code), headers)
         if environ["REQUEST_METHOD"] == "HEAD":
             return []
         return self._wsgi_iter()

@@ -43,6 +43,7 @@ __all__ = (
 #: The longest ``name=value`` of a cookie that every browser keeps.
 MAX_COOKIE_SIZE = 4093
 _FLASHES = "_flashes"
+_PERMANENT = "_permanent"
 
 
 class SessionTooLarge(RuntimeError):
@@ -106,6 +107,21 @@ class Session(dict[str, Any]):
         self.update(other)
         return self
 
+    @property
+    def permanent(self) -> bool:
+        """Whether the cookie outlives the browser: True (the default) keeps it
+        ``SESSION_LIFETIME`` seconds; False makes it a browser-session cookie,
+        gone when the browser closes (the data still expires after
+        ``SESSION_LIFETIME``). A login without "remember me" sets it False."""
+        return bool(self.get(_PERMANENT, True))
+
+    @permanent.setter
+    def permanent(self, value: bool) -> None:
+        if value:
+            self.pop(_PERMANENT, None)
+        else:
+            self[_PERMANENT] = False
+
     def rotate(self) -> None:
         """Start a new session holding the same data, as at a login or logout:
         the token CSRF checks is replaced (and a server-side backend gives the
@@ -134,11 +150,13 @@ class _CookieSettings:
         self.samesite: Any = cfg["SESSION_COOKIE_SAMESITE"]
         self.secure: bool | None = cfg["SESSION_COOKIE_SECURE"]
 
-    def set_cookie(self, response: Response, value: str) -> None:
+    def set_cookie(
+        self, response: Response, value: str, permanent: bool = True
+    ) -> None:
         response.set_cookie(
             self.name,
             value,
-            max_age=self.lifetime,
+            max_age=self.lifetime if permanent else None,
             path=self.path,
             domain=self.domain,
             secure=self.secure,
@@ -213,7 +231,7 @@ class CookieSessions(_CookieSettings):
                 "than objects), or keep sessions on the server "
                 "(SESSION_BACKEND = 'redis' or 'database')"
             )
-        self.set_cookie(response, value)
+        self.set_cookie(response, value, session.permanent)
 
 
 class ServerSessions(_CookieSettings):
@@ -264,7 +282,7 @@ class ServerSessions(_CookieSettings):
                 self.delete(_store_key(old))
         self.write(_store_key(sid), data)
         session.sid = sid
-        self.set_cookie(response, sid)
+        self.set_cookie(response, sid, session.permanent)
 
 
 def _store_key(sid: str) -> str:

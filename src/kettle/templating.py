@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
+from .context import _Proxy
+from .context import request_var
 from .exceptions import ImproperlyConfigured
 from .helpers import app_folders
 from .helpers import extension
@@ -98,6 +100,7 @@ class Templates:
         from .csrf import csrf_input
         from .csrf import csrf_token
         from .helpers import url_for
+        from .security import csp_nonce
         from .sessions import get_flashed_messages
         from .static import static
 
@@ -119,8 +122,10 @@ class Templates:
             session=session,
             get_flashed_messages=get_flashed_messages,
             csrf_token=csrf_token,
+            csp_nonce=csp_nonce,
             csrf_input=csrf_input,
             config=app.config,
+            current_user=current_user,
         )
         self._async_env: Environment | None = None
         # PERF: compiled templates by name, without Jinja's cache lookup (which
@@ -267,7 +272,43 @@ async def render_async(name: str | Sequence[str], /, **context: Any) -> Response
     """:func:`render` in Jinja's async mode, for ``async def`` handlers whose
     template calls async functions (``{{ count() }}``, awaited) or loops over
     async iterables (``{% for row in rows %}``)."""
+    await _preload_user()
     return _response(*(await get_templates().render_named_async(name, context)))
+
+
+class _CurrentUser(_Proxy[Any]):
+    """``current_user``: the request's user (``kettle.auth``), or an anonymous
+    one; false when nobody is logged in."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        try:
+            return bool(self._get_current_object())
+        except RuntimeError:
+            return False
+
+
+def _lookup_user() -> Any:
+    from .auth.core import get_user
+
+    return get_user(request_var.get())
+
+
+#: The logged-in user of the current request (:mod:`kettle.auth`), for
+#: templates and code that has no ``user: User`` parameter.
+current_user: Any = _CurrentUser(_lookup_user, "current_user is used outside a request")
+
+
+async def _preload_user() -> None:
+    """Read the logged-in user before an async render, off the event loop's
+    blocking path (``current_user`` in the template then reads no database)."""
+    req = request_var.get(None)
+    if req is None or "kettle.auth.user_model" not in req.app.extensions:
+        return
+    from .auth.core import get_user_async
+
+    await get_user_async(req)
 
 
 def render_to_string(name: str | Sequence[str], /, **context: Any) -> str:
