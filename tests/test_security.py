@@ -3,8 +3,8 @@ attacker tries, and what they get.
 
 - session fixation: a session planted before the login is not the logged-in one;
 - brute force: logins are throttled per account and per address;
-- tokens: reset and confirmation links work once and expire; API tokens expire
-  and are revoked;
+- tokens: reset links work once and expire, API tokens expire and are revoked
+  (more in test_auth.py: confirmation links, TOTP and recovery codes once);
 - a user without a permission gets 403;
 - SQL-injection strings in every search, filter and form input of the
   examples change no query's meaning (the blog's search and registration are
@@ -261,3 +261,52 @@ def test_a_bad_host_is_refused_when_debug_is_off(tmp_path, make_client):
     client = make_client(app)
     assert client.get("/auth/login", headers={"host": "evil.example"}).status_code == 400
     assert client.get("/auth/login", headers={"host": "example.com"}).status_code == 200
+
+
+# -- tokens: single use, expiry, revocation ---------------------------------------------
+
+
+def test_reset_links_work_once_and_expire(tmp_path, make_client, monkeypatch):
+    import re
+
+    import itsdangerous.timed
+
+    from kettle.mail import get_backend
+
+    app = make_app(tmp_path, MAIL_BACKEND="memory")
+    client = make_client(app, follow_redirects=False)
+    client.post("/auth/password-reset", data={"email": "alice@example.com"})
+    link = re.search(r"http://testserver(\S+)", get_backend(app).outbox[-1].body)[1]
+    new = {"password": "a fresh passphrase", "confirm": "a fresh passphrase"}
+    assert client.post(link, data=new).status_code == 303
+    assert client.post(link, data=new).status_code == 400  # used
+    client.post("/auth/password-reset", data={"email": "alice@example.com"})
+    later = re.search(r"http://testserver(\S+)", get_backend(app).outbox[-1].body)[1]
+    now = itsdangerous.timed.time.time()
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: now + 3601)
+    assert client.get(later).status_code == 400  # expired
+
+
+def test_api_tokens_expire_and_are_revoked(tmp_path, make_client):
+    import datetime
+
+    from kettle.auth import issue_token
+    from kettle.auth import revoke_token
+
+    app = make_app(tmp_path)
+    with get_database(app).session() as db:
+        alice = db.scalars(select(User).filter_by(username="alice")).one()
+        live = issue_token(db, alice)
+        dead = issue_token(db, alice, expires_in=datetime.timedelta(seconds=-1))
+        db.commit()
+    client = make_client(app)
+
+    def me(token):
+        return client.get("/me", headers={"authorization": f"Bearer {token}"})
+
+    assert me(live).status_code == 200
+    assert me(dead).status_code == 401
+    with get_database(app).session() as db:
+        revoke_token(db, live)
+        db.commit()
+    assert me(live).status_code == 401
