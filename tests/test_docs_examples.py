@@ -1502,3 +1502,44 @@ def test_ratelimit_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
     testing = load("ratelimit_testing")
     testing.test_limits_are_off()
     testing.test_the_limit()
+
+
+@BOTH
+def test_admin_example(iface: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kettle.auth import User
+    from kettle.auth import hashers
+
+    monkeypatch.setattr(hashers, "_hasher", hashers.set_test_parameters())
+    monkeypatch.setenv("KETTLE_SECRET_KEY", "docs-example-key-0123456789abcdef")
+    monkeypatch.setenv("KETTLE_DATABASE_URL", f"sqlite:///{tmp_path / 'admin.db'}")
+    if not _admin_loaded:
+        _admin_loaded.append(load("admin_app"))
+    module = _admin_loaded[0]
+    from kettle.db import get_database
+
+    db = get_database(module.app)
+    db.drop_all()
+    db.create_all()
+    with db.session() as s:
+        s.add(User(username="staff", password="staff password", is_staff=True, is_superuser=True))
+        rack = module.Rack(name="Poetry")
+        s.add_all([rack, module.Volume(title="Odes", rack=rack, lent=True)])
+        s.commit()
+    with client(module, iface, follow_redirects=False) as c:
+        c.post("/auth/login", data={"username": "staff", "password": "staff password"})
+        page = c.get("/admin/volume/?f.lent=1")
+        assert "Odes" in page.text and "Poetry" in page.text
+        assert "Mark as returned" in page.text
+        with db.session() as s:
+            odes = s.scalars(select_volume(module)).one()
+        c.post("/admin/volume/action", data={"action": "returned", "ids": [str(odes)]})
+        assert "Odes" not in c.get("/admin/volume/?f.lent=1").text
+
+
+def select_volume(module: ModuleType) -> Any:
+    from sqlalchemy import select
+
+    return select(module.Volume.id)
+
+
+_admin_loaded: list[ModuleType] = []

@@ -1,0 +1,23 @@
+"""Kettle's admin: a management site generated from the models.
+
+::
+
+    from kettle.admin import Admin, ModelAdmin
+
+    admin = Admin(app)                          # /admin, for staff users
+    admin.register(Author)
+    admin.register(Book, list_display=["id", "title", "author"],
+                   search_fields=["title"], list_filter=["author", "in_print"])
+
+It needs ``kettle.auth`` (staff users log in on its login page) and
+``kettle.db``.
+"""
+
+from __future__ import annotations
+
+from .models import LogEntry
+from .options import ModelAdmin
+from .options import action
+from .site import Admin
+
+__all__ = ("Admin", "LogEntry", "ModelAdmin", "action")

@@ -1,0 +1,252 @@
+"""How one model is shown and edited in the admin: :class:`ModelAdmin`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+from typing import ClassVar
+
+from sqlalchemy import Boolean
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import func
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..exceptions import ImproperlyConfigured
+
+__all__ = ("ModelAdmin", "action")
+
+Action = Callable[..., Any]
+
+
+def action(
+    description: str, *, permission: str = "change"
+) -> Callable[[Action], Action]:
+    """Mark a function as a bulk action of a :class:`ModelAdmin`:
+    ``func(db, objects) -> str | None`` (a message for the user). Shown as
+    ``description``; offered to users holding ``<model>.<permission>``."""
+
+    def decorate(func: Action) -> Action:
+        func.admin_description = description  # type: ignore[attr-defined]
+        func.admin_permission = permission  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+class ModelAdmin:
+    """The options of one model's pages. Subclass it and set the attributes,
+    or pass them to ``admin.register(Model, ...)``.
+
+    Attributes:
+        list_display: Columns (or many-to-one relations) of the list page.
+        search_fields: Text columns the search box looks in.
+        list_filter: Columns to filter by: booleans, columns with choices
+            (enums) and foreign keys.
+        ordering: The list's order (``"-created_at"`` for descending).
+        readonly_fields: Columns shown but not edited.
+        fields: The columns of the edit form, in order (default: every column
+            the user sets).
+        actions: Bulk actions (see :func:`action`); "Delete selected" is
+            always offered to users who may delete.
+        per_page: Rows per list page.
+    """
+
+    list_display: ClassVar[Sequence[str]] = ()
+    search_fields: ClassVar[Sequence[str]] = ()
+    list_filter: ClassVar[Sequence[str]] = ()
+    ordering: ClassVar[Sequence[str]] = ()
+    readonly_fields: ClassVar[Sequence[str]] = ()
+    fields: ClassVar[Sequence[str] | None] = None
+    actions: ClassVar[Sequence[Action]] = ()
+    per_page: ClassVar[int] = 50
+
+    def __init__(self, model: type[Any]) -> None:
+        self.model = model
+        mapper = sa_inspect(model)
+        self.mapper = mapper
+        table = mapper.local_table
+        #: The model's name in URLs and permissions: its table's.
+        self.name: str = table.name
+        self.label: str = getattr(model, "__admin_label__", None) or model.__name__
+        self.columns = {p.key: p.columns[0] for p in mapper.column_attrs}
+        pks = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
+        if len(pks) != 1:
+            raise ImproperlyConfigured(
+                f"the admin edits models with one primary key column; "
+                f"{model.__name__} has {len(pks)}"
+            )
+        self.pk: str = pks[0]
+        self.relations = {
+            r.key: r for r in mapper.relationships if r.direction.name == "MANYTOONE"
+        }
+        self._check_names()
+        #: The list page's columns (default: the key and four columns).
+        self.columns_shown: list[str] = list(self.list_display) or [
+            self.pk,
+            *[k for k in self.columns if k != self.pk][:4],
+        ]
+        from ..forms import model_form
+
+        editable = self.fields
+        if editable is None:
+            editable = [
+                k
+                for k, c in self.columns.items()
+                if not c.primary_key
+                and c.server_default is None
+                and not callable(getattr(c.default, "arg", None))
+            ]
+        self.form_fields = [f for f in editable if f not in self.readonly_fields]
+        self.form_class = model_form(model, fields=self.form_fields)
+
+    def _check_names(self) -> None:
+        known = set(self.columns) | set(self.relations)
+        for option in ("list_display", "list_filter", "ordering", "readonly_fields"):
+            for name in getattr(self, option):
+                if name.lstrip("-") not in known:
+                    raise ImproperlyConfigured(
+                        f"{type(self).__name__}.{option}: {self.model.__name__} "
+                        f"has no column or relation {name.lstrip('-')!r}"
+                    )
+        for name in self.search_fields:
+            column = self.columns.get(name)
+            if column is None or not isinstance(column.type, String | Text):
+                raise ImproperlyConfigured(
+                    f"{type(self).__name__}.search_fields: {name!r} is not a text "
+                    f"column of {self.model.__name__}"
+                )
+
+    # -- permissions ---------------------------------------------------------------
+
+    def perm(self, action: str) -> str:
+        return f"{self.name}.{action}"
+
+    def can(self, user: Any, action: str) -> bool:
+        """Whether ``user`` may ``action`` (view, add, change, delete) rows;
+        viewing is allowed to those who may change."""
+        if user.has_perm(self.perm(action)):
+            return True
+        return action == "view" and user.has_perm(self.perm("change"))
+
+    # -- the list --------------------------------------------------------------------
+
+    def filters(self) -> list[dict[str, Any]]:
+        """The list filters: ``{"name", "label", "choices": [(value, label)]}``
+        (foreign keys' choices are read by the page)."""
+        out: list[dict[str, Any]] = []
+        for name in self.list_filter:
+            if name in self.relations:
+                out.append(
+                    {"name": name, "label": name.replace("_", " "), "kind": "fk"}
+                )
+                continue
+            column = self.columns[name]
+            enums = getattr(column.type, "enums", None)
+            if isinstance(column.type, Boolean):
+                choices = [("1", "Yes"), ("0", "No")]
+            elif enums:
+                choices = [(e, e) for e in enums]
+            else:
+                choices = []
+            out.append(
+                {
+                    "name": name,
+                    "label": name.replace("_", " "),
+                    "kind": "choices",
+                    "choices": choices,
+                }
+            )
+        return out
+
+    def statement(self, q: str, order: str, filters: dict[str, str]) -> Any:
+        """The list's query: searched, filtered, ordered, relations of the
+        displayed columns loaded in the same query (no query per row)."""
+        model = self.model
+        stmt = select(model)
+        for name in self.columns_shown:
+            if name in self.relations:
+                stmt = stmt.options(joinedload(getattr(model, name)))
+        q = q.strip()
+        if q and self.search_fields:
+            pattern = (
+                "%"
+                + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                + "%"
+            )
+            stmt = stmt.where(
+                or_(
+                    *(
+                        func.lower(getattr(model, f)).like(pattern.lower(), escape="\\")
+                        for f in self.search_fields
+                    )
+                )
+            )
+        for name, raw in filters.items():
+            stmt = self._filter(stmt, name, raw)
+        orders = [order] if order else list(self.ordering) or [f"-{self.pk}"]
+        for item in orders:
+            key = item.lstrip("-")
+            if key in self.relations:
+                key = next(
+                    self.mapper.get_property_by_column(c).key
+                    for c in self.relations[key].local_columns
+                )
+            column = getattr(model, key)
+            stmt = stmt.order_by(column.desc() if item.startswith("-") else column)
+        if not any(i.lstrip("-") == self.pk for i in orders):
+            stmt = stmt.order_by(getattr(model, self.pk))  # a stable page order
+        return stmt
+
+    def _filter(self, stmt: Any, name: str, raw: str) -> Any:
+        if name not in self.list_filter or raw == "":
+            return stmt
+        if name in self.relations:
+            local = next(iter(self.relations[name].local_columns))
+            key = self.mapper.get_property_by_column(local).key
+            column = getattr(self.model, key)
+            value: Any = _convert(local, raw)
+        else:
+            column = getattr(self.model, name)
+            value = _convert(self.columns[name], raw)
+        if value is _BAD:
+            return stmt.where(False)  # a value the column cannot hold: no rows
+        return stmt.where(column == value)
+
+    def sortable(self, name: str) -> bool:
+        return name in self.columns or name in self.relations
+
+    def display(self, obj: Any, name: str) -> Any:
+        value = getattr(obj, name)
+        if name in self.relations and value is not None:
+            return str(value)
+        return value
+
+
+_BAD: Any = object()
+
+
+def _convert(column: Any, raw: str) -> Any:
+    """A filter's text as a value of ``column`` (``_BAD`` when it cannot be)."""
+    kind = column.type
+    try:
+        if isinstance(kind, Boolean):
+            if raw not in ("0", "1"):
+                return _BAD
+            return raw == "1"
+        python = kind.python_type
+    except NotImplementedError:
+        return raw
+    if python is int:
+        try:
+            number = int(raw)
+        except ValueError:
+            return _BAD
+        return number if -(2**63) <= number < 2**63 else _BAD
+    if python is str:
+        return raw if "\x00" not in raw else _BAD
+    return raw

@@ -1,0 +1,404 @@
+"""The admin site: ``Admin(app)``, its registry of models, and its pages."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..auth.models import User
+from ..blueprints import Blueprint
+from ..exceptions import HTTPException
+from ..exceptions import ImproperlyConfigured
+from ..helpers import redirect
+from ..helpers import url_for
+from ..params import Depends
+from ..requests import Request
+from ..sessions import flash
+from .models import ADD
+from .models import CHANGE
+from .models import DELETE
+from .models import LogEntry
+from .options import _BAD
+from .options import ModelAdmin
+from .options import _convert
+
+__all__ = ("Admin",)
+
+_MAX_CASCADE_LISTED = 50
+
+
+def staff_user(user: User) -> User:
+    """The logged-in user, if staff (active); else 403 (anonymous: the login
+    page, as ``login_required``)."""
+    if not (user.is_active and user.is_staff):
+        raise HTTPException(403, "The admin is for staff users.")
+    return user
+
+
+Staff = Depends(staff_user)
+
+
+class Admin:
+    """The admin of ``app``: ``admin = Admin(app)``, then
+    ``admin.register(Model, ...)`` for each model to manage.
+
+    Its pages live under ``url_prefix`` (``/admin``); staff users log in on
+    ``kettle.auth``'s login page (``Auth(app)`` is set up if the app has not
+    done it).
+    """
+
+    def __init__(
+        self, app: Any, *, url_prefix: str = "/admin", title: str = "Administration"
+    ) -> None:
+        from ..auth import Auth
+
+        self.app = app
+        self.title = title
+        self.registry: dict[str, ModelAdmin] = {}
+        if "auth" not in app.extensions:
+            Auth(app)
+        here = os.path.dirname(__file__)
+        bp = Blueprint(
+            "admin",
+            url_prefix=url_prefix,
+            root_path=here,
+            template_folder="templates",
+            static_folder="static",
+        )
+        both = ["GET", "POST"]
+        bp.get("/", name="index")(self.index_view)
+        bp.get("/{model}/", name="list")(self.list_view)
+        bp.post("/{model}/action", name="action")(self.action_view)
+        bp.route("/{model}/add", methods=both, name="add")(self.add_view)
+        bp.route("/{model}/{pk}/", methods=both, name="change")(self.change_view)
+        bp.route("/{model}/{pk}/delete", methods=both, name="delete")(self.delete_view)
+        bp.get("/{model}/{pk}/history", name="history")(self.history_view)
+        app.register_blueprint(bp)
+        app.extensions["admin"] = self
+        self.blueprint = bp
+
+    # -- the registry ------------------------------------------------------------------
+
+    def register(
+        self,
+        model: type[Any],
+        admin_class: type[ModelAdmin] | None = None,
+        **options: Any,
+    ) -> ModelAdmin:
+        """Manage ``model`` in the admin, with ``admin_class``'s options (a
+        :class:`ModelAdmin` subclass) or the ``options`` given here
+        (``list_display=...``, ``search_fields=...``, ...).
+
+        Raises:
+            ImproperlyConfigured: The model is registered already, or an
+                option names no column.
+        """
+        base = admin_class or ModelAdmin
+        for key in options:
+            if not hasattr(ModelAdmin, key):
+                raise ImproperlyConfigured(f"admin.register(): unknown option {key!r}")
+        cls = type(f"{model.__name__}Admin", (base,), options) if options else base
+        made: ModelAdmin = cls(model)
+        if made.name in self.registry:
+            raise ImproperlyConfigured(
+                f"{model.__name__} is registered in the admin already"
+            )
+        self.registry[made.name] = made
+        return made
+
+    def _model(self, name: str, user: User, action: str) -> ModelAdmin:
+        found = self.registry.get(name)
+        if found is None:
+            raise HTTPException(404, f"No model {name!r} in the admin.")
+        if not found.can(user, action):
+            raise HTTPException(
+                403,
+                f"You may not {action} {found.label} records "
+                f"(needs {found.perm(action)}).",
+            )
+        return found
+
+    def _object(self, db: Session, ma: ModelAdmin, pk: str) -> Any:
+        value = _convert(ma.columns[ma.pk], pk)
+        obj = None if value is _BAD else db.get(ma.model, value)
+        if obj is None:
+            raise HTTPException(404, f"No {ma.label} with key {pk!r}.")
+        return obj
+
+    def _render(self, template: str, **context: Any) -> Any:
+        from ..templating import render
+
+        return render(template, admin=self, **context)
+
+    def _log(
+        self,
+        db: Session,
+        user: User,
+        ma: ModelAdmin,
+        obj: Any,
+        action: str,
+        message: str = "",
+    ) -> None:
+        db.add(
+            LogEntry(
+                user_id=user.id,
+                model=ma.name,
+                object_id=str(getattr(obj, ma.pk)),
+                object_repr=str(obj)[:200],
+                action=action,
+                message=message,
+            )
+        )
+
+    # -- pages ----------------------------------------------------------------------
+
+    def index_view(self, db: Session, user: Any = Staff) -> Any:
+        """The dashboard: the models the user may see, and their recent changes."""
+        models = [ma for ma in self.registry.values() if ma.can(user, "view")]
+        recent = db.scalars(
+            select(LogEntry)
+            .where(LogEntry.user_id == user.id)
+            .order_by(LogEntry.action_time.desc(), LogEntry.id.desc())
+            .limit(10)
+        ).all()
+        return self._render(
+            "admin/index.html",
+            models=sorted(models, key=lambda m: m.label),
+            recent=recent,
+            user=user,
+        )
+
+    def list_view(
+        self,
+        request: Request,
+        model: str,
+        db: Session,
+        q: str = "",
+        o: str = "",
+        page: int = 1,
+        user: Any = Staff,
+    ) -> Any:
+        """A model's rows: searched, filtered, sorted, a page at a time."""
+        from ..db import paginate
+
+        ma = self._model(model, user, "view")
+        if o and not ma.sortable(o.lstrip("-")):
+            o = ""
+        filters = {
+            key[2:]: value
+            for key, value in request.query.items()
+            if key.startswith("f.") and key[2:] in ma.list_filter
+        }
+        stmt = ma.statement(q[:200], o, filters)
+        result = paginate(db, stmt, max(1, page), ma.per_page, max_per_page=ma.per_page)
+        choices = {}
+        for spec in ma.filters():
+            if spec["kind"] == "fk":
+                rel = ma.relations[spec["name"]]
+                rows = db.scalars(select(rel.mapper.class_).limit(100)).all()
+                key = sa_inspect(rel.mapper.class_).primary_key[0].key
+                choices[spec["name"]] = [(str(getattr(r, key)), str(r)) for r in rows]
+            else:
+                choices[spec["name"]] = spec["choices"]
+        actions = [
+            (f.__name__, f.admin_description)  # type: ignore[attr-defined]
+            for f in ma.actions
+            if ma.can(user, f.admin_permission)  # type: ignore[attr-defined]
+        ]
+        if ma.can(user, "delete"):
+            actions.insert(0, ("delete_selected", "Delete selected"))
+
+        def link(**changes: Any) -> str:
+            """This list's URL with ``changes`` (``o=``, ``page=``)."""
+            params: dict[str, Any] = {"q": q, "o": o}
+            params.update({f"f.{k}": v for k, v in filters.items()})
+            params.update(changes)
+            kept = {k: v for k, v in params.items() if v not in ("", None)}
+            return str(url_for("admin.list", model=ma.name, **kept))
+
+        return self._render(
+            "admin/list.html",
+            ma=ma,
+            link=link,
+            page=result,
+            q=q,
+            o=o,
+            filters=ma.filters(),
+            choices=choices,
+            active=filters,
+            actions=actions,
+            can_add=ma.can(user, "add"),
+            user=user,
+        )
+
+    def action_view(
+        self, request: Request, model: str, db: Session, user: Any = Staff
+    ) -> Any:
+        """A bulk action on the selected rows (delete asks first)."""
+        ma = self._model(model, user, "view")
+        form = request.get_form()
+        name = form.get("action") or ""
+        ids = [i for i in form.getlist("ids") if isinstance(i, str)][:1000]
+        back = url_for("admin.list", model=ma.name)
+        keys = [
+            v for v in (_convert(ma.columns[ma.pk], i) for i in ids) if v is not _BAD
+        ]
+        if not keys:
+            flash("Select some rows first.", "error")
+            return redirect(back, 303)
+        objects = db.scalars(
+            select(ma.model).where(getattr(ma.model, ma.pk).in_(keys))
+        ).all()
+        if name == "delete_selected":
+            if not ma.can(user, "delete"):
+                raise HTTPException(403, f"You may not delete {ma.label} records.")
+            if form.get("confirm") != "yes":
+                return self._render(
+                    "admin/delete.html",
+                    ma=ma,
+                    objects=objects,
+                    cascades=[c for obj in objects for c in _cascades(db, obj)][
+                        :_MAX_CASCADE_LISTED
+                    ],
+                    action_url=url_for("admin.action", model=ma.name),
+                    ids=[str(getattr(o, ma.pk)) for o in objects],
+                    user=user,
+                )
+            for obj in objects:
+                self._log(db, user, ma, obj, DELETE)
+                db.delete(obj)
+            flash(f"Deleted {len(objects)} {ma.label} record(s).", "success")
+            return redirect(back, 303)
+        chosen = next((f for f in ma.actions if f.__name__ == name), None)
+        if chosen is None:
+            raise HTTPException(400, f"Unknown action {name!r}.")
+        if not ma.can(user, chosen.admin_permission):  # type: ignore[attr-defined]
+            raise HTTPException(403, "You may not run this action.")
+        message = chosen(db, objects)
+        for obj in objects:
+            self._log(db, user, ma, obj, CHANGE, f"Action: {chosen.admin_description}.")  # type: ignore[attr-defined]
+        flash(message or f"Done for {len(objects)} record(s).", "success")
+        return redirect(back, 303)
+
+    def add_view(
+        self, request: Request, model: str, db: Session, user: Any = Staff
+    ) -> Any:
+        """A new row, from the model's form."""
+        from ..forms import populate
+
+        ma = self._model(model, user, "add")
+        form = ma.form_class.from_request_sync(request)
+        if request.method == "POST" and form.is_valid():
+            obj = populate(form, ma.model())
+            db.add(obj)
+            db.flush()
+            self._log(db, user, ma, obj, ADD)
+            flash(f"Added {ma.label} “{obj}”.", "success")
+            return redirect(url_for("admin.list", model=ma.name), 303)
+        return self._render("admin/form.html", ma=ma, form=form, obj=None, user=user)
+
+    def change_view(
+        self, request: Request, model: str, pk: str, db: Session, user: Any = Staff
+    ) -> Any:
+        """One row: shown to those who may view it, edited by those who may
+        change it."""
+        from ..forms import initial_from
+        from ..forms import populate
+
+        ma = self._model(model, user, "view")
+        obj = self._object(db, ma, pk)
+        can_change = ma.can(user, "change")
+        if request.method == "POST":
+            if not can_change:
+                raise HTTPException(403, f"You may not change {ma.label} records.")
+            form = ma.form_class.from_request_sync(request)
+            if form.is_valid():
+                changed = [k for k, v in form.data.items() if getattr(obj, k) != v]
+                populate(form, obj)
+                message = (
+                    f"Changed {', '.join(changed)}."
+                    if changed
+                    else "No fields changed."
+                )
+                self._log(db, user, ma, obj, CHANGE, message)
+                flash(f"Saved {ma.label} “{obj}”.", "success")
+                return redirect(url_for("admin.list", model=ma.name), 303)
+        else:
+            form = ma.form_class(initial=initial_from(obj, ma.form_class))
+        readonly = [(k, getattr(obj, k)) for k in ma.readonly_fields]
+        return self._render(
+            "admin/form.html",
+            ma=ma,
+            form=form,
+            obj=obj,
+            pk=pk,
+            readonly=readonly,
+            can_change=can_change,
+            can_delete=ma.can(user, "delete"),
+            user=user,
+        )
+
+    def delete_view(
+        self, request: Request, model: str, pk: str, db: Session, user: Any = Staff
+    ) -> Any:
+        """Delete one row, after a page that lists what goes with it."""
+        ma = self._model(model, user, "delete")
+        obj = self._object(db, ma, pk)
+        if request.method == "POST":
+            self._log(db, user, ma, obj, DELETE)
+            db.delete(obj)
+            flash(f"Deleted {ma.label} “{obj}”.", "success")
+            return redirect(url_for("admin.list", model=ma.name), 303)
+        return self._render(
+            "admin/delete.html",
+            ma=ma,
+            objects=[obj],
+            cascades=_cascades(db, obj)[:_MAX_CASCADE_LISTED],
+            action_url=url_for("admin.delete", model=ma.name, pk=pk),
+            ids=None,
+            user=user,
+        )
+
+    def history_view(self, model: str, pk: str, db: Session, user: Any = Staff) -> Any:
+        """Who changed this row, and when."""
+        ma = self._model(model, user, "view")
+        obj = self._object(db, ma, pk)
+        entries = db.execute(
+            select(LogEntry, User.username)
+            .outerjoin(User, User.id == LogEntry.user_id)
+            .where(
+                LogEntry.model == ma.name,
+                LogEntry.object_id == str(getattr(obj, ma.pk)),
+            )
+            .order_by(LogEntry.action_time.desc(), LogEntry.id.desc())
+        ).all()
+        return self._render(
+            "admin/history.html", ma=ma, obj=obj, entries=entries, user=user
+        )
+
+
+def _cascades(db: Session, obj: Any) -> list[str]:
+    """What deleting ``obj`` deletes too: the rows the ORM cascades to, and
+    counts of rows whose foreign key deletes them (``ON DELETE CASCADE``)."""
+    state = sa_inspect(obj)
+    out = [
+        f"{type(other).__name__}: {other}"
+        for other, *_ in state.mapper.cascade_iterator("delete", state)
+    ]
+    table = state.mapper.local_table
+    pk_column = state.mapper.primary_key[0]
+    value = state.identity[0] if state.identity else None
+    for other in table.metadata.tables.values():
+        for fk in other.foreign_keys:
+            if fk.column is pk_column and (fk.ondelete or "").upper() == "CASCADE":
+                count = db.scalar(
+                    select(func.count()).select_from(other).where(fk.parent == value)
+                )
+                if count:
+                    out.append(f"{count} row(s) of {other.name}")
+    return out

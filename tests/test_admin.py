@@ -1,0 +1,309 @@
+"""kettle.admin: every page, permission and action, on SQLite and PostgreSQL,
+under ASGI and WSGI."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import Boolean
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy import event
+from sqlalchemy import select
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from kettle import Kettle
+from kettle.admin import Admin
+from kettle.admin import LogEntry
+from kettle.admin import ModelAdmin
+from kettle.admin import action
+from kettle.auth import Group
+from kettle.auth import User
+from kettle.auth import grant
+from kettle.auth import hashers
+from kettle.db import Model
+from kettle.db import get_database
+from kettle.exceptions import ImproperlyConfigured
+
+hashers.set_test_parameters()
+SECRET = "admin-tests-secret-key-0123456789abcdefghijklmnop"
+BOTH_DBS = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+class AdmAuthor(Model):
+    __tablename__ = "adm_author"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AdmBook(Model):
+    __tablename__ = "adm_book"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    in_print: Mapped[bool] = mapped_column(Boolean, default=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("adm_author.id"))
+    author: Mapped[AdmAuthor] = relationship()
+    reviews: Mapped[list[AdmReview]] = relationship(
+        back_populates="book", cascade="all, delete-orphan"
+    )
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AdmReview(Model):
+    __tablename__ = "adm_review"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("adm_book.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(200))
+    book: Mapped[AdmBook] = relationship(back_populates="reviews")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@action("Mark out of print", permission="change")
+def out_of_print(db, books):
+    for book in books:
+        book.in_print = False
+    return f"{len(books)} book(s) marked out of print."
+
+
+class BookAdmin(ModelAdmin):
+    list_display = ["title", "author", "in_print"]
+    search_fields = ["title"]
+    list_filter = ["in_print", "author"]
+    ordering = ["title"]
+    actions = [out_of_print]
+    per_page = 5
+
+
+@pytest.fixture
+def site(database_url):
+    app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=database_url.url_sync, RATELIMIT_ENABLED=False)
+    admin = Admin(app)
+    admin.register(AdmAuthor, search_fields=["name"])
+    admin.register(AdmBook, BookAdmin)
+    db = get_database(app)
+    db.create_all()
+    with db.session() as s:
+        s.add(User(username="boss", password="boss password", is_staff=True, is_superuser=True))
+        s.add(User(username="clerk", password="clerk password", is_staff=True))
+        s.add(User(username="reader", password="reader password"))
+        tolkien, austen = AdmAuthor(name="Tolkien"), AdmAuthor(name="Austen")
+        s.add_all([tolkien, austen])
+        for n in range(7):
+            s.add(AdmBook(title=f"Hobbit {n}", author=tolkien, in_print=n % 2 == 0))
+        emma = AdmBook(title="Emma", author=austen)
+        emma.reviews = [AdmReview(text="lovely"), AdmReview(text="long")]
+        s.add(emma)
+        s.commit()
+    yield app
+    db.drop_all()
+    db.dispose()
+
+
+def log_in(client, name):
+    done = client.post("/auth/login", data={"username": name, "password": f"{name} password"})
+    assert done.status_code == 303, done.text
+
+
+def rows(page) -> list[str]:
+    return re.findall(r'<td><a href="/admin/adm_book/\d+/">([^<]*)</a></td>', page.text)
+
+
+@BOTH_DBS
+def test_only_staff_get_in(site, make_client):
+    client = make_client(site, follow_redirects=False)
+    assert client.get("/admin/", headers={"accept": "text/html"}).headers["location"].startswith("/auth/login?next=")
+    log_in(client, "reader")
+    assert client.get("/admin/").status_code == 403
+    assert client.get("/admin/adm_book/").status_code == 403
+
+
+@BOTH_DBS
+def test_dashboard_list_search_sort_filter_and_pages(site, make_client):
+    client = make_client(site, follow_redirects=False)
+    log_in(client, "boss")
+    home = client.get("/admin/")
+    assert "AdmBook" in home.text and "AdmAuthor" in home.text
+    first = client.get("/admin/adm_book/")
+    assert "8 AdmBook records" in first.text
+    assert rows(first) == ["Emma", "Hobbit 0", "Hobbit 1", "Hobbit 2", "Hobbit 3"]
+    second = client.get("/admin/adm_book/?page=2")
+    assert rows(second) == ["Hobbit 4", "Hobbit 5", "Hobbit 6"]
+    assert rows(client.get("/admin/adm_book/?o=-title"))[0] == "Hobbit 6"
+    assert rows(client.get("/admin/adm_book/?q=emm")) == ["Emma"]
+    assert rows(client.get("/admin/adm_book/?q=%25")) == []  # % is literal
+    out = client.get("/admin/adm_book/?f.in_print=0")
+    assert rows(out) == ["Hobbit 1", "Hobbit 3", "Hobbit 5"]
+    with get_database(site).session() as db:
+        austen = db.scalars(select(AdmAuthor.id).filter_by(name="Austen")).one()
+    assert rows(client.get(f"/admin/adm_book/?f.author={austen}")) == ["Emma"]
+    assert rows(client.get("/admin/adm_book/?f.author=nonsense")) == []
+    assert client.get("/admin/adm_book/?o=password").status_code == 200  # ignored
+    assert client.get("/admin/nothing/").status_code == 404
+
+
+@BOTH_DBS
+def test_the_list_page_runs_a_constant_number_of_queries(site, make_client):
+    client = make_client(site, follow_redirects=False)
+    log_in(client, "boss")
+    engine = get_database(site).engine()
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        client.get("/admin/adm_book/?page=1")
+        small = len(statements)
+        with get_database(site).session() as db:
+            tolkien = db.scalars(select(AdmAuthor).filter_by(name="Tolkien")).one()
+            for n in range(40):
+                db.add(AdmBook(title=f"More {n}", author=tolkien))
+            db.commit()
+        statements.clear()
+        page = client.get("/admin/adm_book/?page=2")
+        assert "Tolkien" in page.text
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == small  # the authors come with the page's rows
+
+
+@BOTH_DBS
+def test_add_edit_history_and_delete_with_its_cascade(site, make_client):
+    client = make_client(site, follow_redirects=False)
+    log_in(client, "boss")
+    form = client.get("/admin/adm_book/add")
+    assert 'name="title"' in form.text and "<option" in form.text  # author select
+    with get_database(site).session() as db:
+        austen = db.scalars(select(AdmAuthor.id).filter_by(name="Austen")).one()
+    bad = client.post("/admin/adm_book/add", data={"title": "", "author_id": str(austen)})
+    assert bad.status_code == 200 and "This field is required." in bad.text
+    made = client.post(
+        "/admin/adm_book/add",
+        data={"title": "Persuasion", "author_id": str(austen), "in_print": "on"},
+    )
+    assert made.status_code == 303
+    with get_database(site).session() as db:
+        book = db.scalars(select(AdmBook).filter_by(title="Persuasion")).one()
+        emma = db.scalars(select(AdmBook.id).filter_by(title="Emma")).one()
+    edit = client.get(f"/admin/adm_book/{book.id}/")
+    assert 'value="Persuasion"' in edit.text
+    client.post(
+        f"/admin/adm_book/{book.id}/",
+        data={"title": "Persuasion (1817)", "author_id": str(austen), "in_print": "on"},
+    )
+    history = client.get(f"/admin/adm_book/{book.id}/history")
+    assert "Changed title." in history.text and "boss" in history.text
+    confirm = client.get(f"/admin/adm_book/{emma}/delete")
+    assert "AdmReview: lovely" in confirm.text and "AdmReview: long" in confirm.text
+    assert client.post(f"/admin/adm_book/{emma}/delete").status_code == 303
+    with get_database(site).session() as db:
+        assert db.get(AdmBook, emma) is None
+        assert db.scalars(select(AdmReview)).all() == []
+        actions = db.scalars(select(LogEntry.action).order_by(LogEntry.id)).all()
+    assert actions == ["add", "change", "delete"]
+    assert client.get("/admin/adm_book/99999/").status_code == 404
+    assert client.get("/admin/adm_book/abc/").status_code == 404
+
+
+@BOTH_DBS
+def test_bulk_delete_asks_first_and_custom_actions_run(site, make_client):
+    client = make_client(site, follow_redirects=False)
+    log_in(client, "boss")
+    with get_database(site).session() as db:
+        ids = [str(i) for i in db.scalars(select(AdmBook.id).where(AdmBook.title.like("Hobbit%")).order_by(AdmBook.id)).all()]
+    confirm = client.post(
+        "/admin/adm_book/action", data={"action": "delete_selected", "ids": ids[:2]}
+    )
+    assert "Delete 2 AdmBook records?" in confirm.text
+    with get_database(site).session() as db:
+        assert len(db.scalars(select(AdmBook.id)).all()) == 8  # nothing yet
+    done = client.post(
+        "/admin/adm_book/action",
+        data={"action": "delete_selected", "ids": ids[:2], "confirm": "yes"},
+    )
+    assert done.status_code == 303
+    ran = client.post("/admin/adm_book/action", data={"action": "out_of_print", "ids": ids[2:4]})
+    assert ran.status_code == 303
+    with get_database(site).session() as db:
+        assert len(db.scalars(select(AdmBook.id)).all()) == 6
+        printed = db.scalars(select(AdmBook.in_print).where(AdmBook.id.in_([int(i) for i in ids[2:4]]))).all()
+    assert printed == [False, False]
+    assert client.post("/admin/adm_book/action", data={"action": "nope", "ids": ids[4:5]}).status_code == 400
+    empty = client.post("/admin/adm_book/action", data={"action": "delete_selected"})
+    assert empty.status_code == 303
+
+
+@BOTH_DBS
+def test_per_model_permissions_on_every_page_and_action(site, make_client):
+    client = make_client(site, follow_redirects=False)
+    log_in(client, "clerk")  # staff, no permissions yet
+    assert client.get("/admin/").status_code == 200
+    assert "AdmBook" not in client.get("/admin/").text
+    assert client.get("/admin/adm_book/").status_code == 403
+    with get_database(site).session() as db:
+        clerk = db.scalars(select(User).filter_by(username="clerk")).one()
+        editors = Group(name="book viewers")
+        db.add(editors)
+        grant(db, editors, "adm_book.view")
+        clerk.groups.append(editors)
+        db.commit()
+        book = db.scalars(select(AdmBook.id).filter_by(title="Emma")).one()
+    assert client.get("/admin/adm_book/").status_code == 200
+    page = client.get(f"/admin/adm_book/{book}/")
+    assert page.status_code == 200 and ">Save<" not in page.text
+    assert client.post(f"/admin/adm_book/{book}/", data={"title": "x"}).status_code == 403
+    assert client.get("/admin/adm_book/add").status_code == 403
+    assert client.get(f"/admin/adm_book/{book}/delete").status_code == 403
+    assert "delete_selected" not in client.get("/admin/adm_book/").text
+    assert client.post(
+        "/admin/adm_book/action", data={"action": "delete_selected", "ids": [str(book)], "confirm": "yes"}
+    ).status_code == 403
+    assert client.post(
+        "/admin/adm_book/action", data={"action": "out_of_print", "ids": [str(book)]}
+    ).status_code == 403
+    with get_database(site).session() as db:
+        assert db.get(AdmBook, book).in_print is True
+
+
+def test_forms_carry_csrf_tokens(tmp_path):
+    from kettle.testing import TestClient
+
+    app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}")
+    Admin(app).register(AdmAuthor)
+    get_database(app).create_all()
+    with get_database(app).session() as s:
+        s.add(User(username="boss", password="boss password", is_staff=True, is_superuser=True))
+        s.commit()
+    with TestClient(app, enforce_csrf_checks=True, follow_redirects=False) as client:
+        page = client.get("/auth/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+        client.post("/auth/login", data={"username": "boss", "password": "boss password", "csrf_token": token})
+        add = client.get("/admin/adm_author/add")
+        assert 'name="csrf_token"' in add.text
+        assert client.post("/admin/adm_author/add", data={"name": "X"}).status_code == 403
+    get_database(app).dispose()
+
+
+def test_bad_options_are_clear_errors(tmp_path):
+    app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 'o.db'}")
+    admin = Admin(app)
+    with pytest.raises(ImproperlyConfigured, match="no column or relation 'titel'"):
+        admin.register(AdmBook, list_display=["titel"])
+    with pytest.raises(ImproperlyConfigured, match="not a text column"):
+        admin.register(AdmBook, search_fields=["in_print"])
+    with pytest.raises(ImproperlyConfigured, match="unknown option"):
+        admin.register(AdmBook, list_dispaly=["title"])
+    admin.register(AdmBook)
+    with pytest.raises(ImproperlyConfigured, match="registered in the admin already"):
+        admin.register(AdmBook)
