@@ -307,3 +307,50 @@ def test_bad_options_are_clear_errors(tmp_path):
     admin.register(AdmBook)
     with pytest.raises(ImproperlyConfigured, match="registered in the admin already"):
         admin.register(AdmBook)
+
+
+@BOTH_DBS
+def test_autocomplete_fields_for_large_related_tables(database_url, make_client):
+    app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=database_url.url_sync, RATELIMIT_ENABLED=False)
+    admin = Admin(app)
+    admin.register(AdmAuthor, search_fields=["name"])
+    admin.register(AdmBook, autocomplete_fields=["author"])
+    db = get_database(app)
+    db.create_all()
+    with db.session() as s:
+        s.add(User(username="boss", password="boss password", is_staff=True, is_superuser=True))
+        s.add_all([AdmAuthor(name=f"Writer {n}") for n in range(30)] + [AdmAuthor(name="Austen")])
+        s.commit()
+        austen = s.scalars(select(AdmAuthor.id).filter_by(name="Austen")).one()
+    try:
+        client = make_client(app, follow_redirects=False)
+        log_in(client, "boss")
+        form = client.get("/admin/adm_book/add").text
+        assert "<select" not in form.split('name="author_id"')[0][-200:]  # no list of rows
+        assert 'data-autocomplete="/admin/adm_book/autocomplete?field=author"' in form
+        assert client.get("/admin/adm_book/autocomplete?field=author&q=aus").json() == [
+            {"id": austen, "label": "Austen"}
+        ]
+        assert len(client.get("/admin/adm_book/autocomplete?field=author&q=writer").json()) == 20
+        assert client.get("/admin/adm_book/autocomplete?field=title").status_code == 404
+        missing = client.post("/admin/adm_book/add", data={"title": "Emma", "author_id": "99999"})
+        assert "Choose an existing AdmAuthor." in missing.text
+        assert client.post(
+            "/admin/adm_book/add", data={"title": "Emma", "author_id": str(austen)}
+        ).status_code == 303
+        with db.session() as s:
+            assert s.scalars(select(AdmBook.author_id)).all() == [austen]
+    finally:
+        db.drop_all()
+        db.dispose()
+
+
+def test_an_autocomplete_target_needs_search_fields(tmp_path):
+    app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 'a.db'}")
+    admin = Admin(app)
+    admin.register(AdmAuthor)  # no search_fields
+    admin.register(AdmBook, autocomplete_fields=["author"])
+    with pytest.raises(ImproperlyConfigured, match="with search_fields"):
+        admin.check()
+    with pytest.raises(ImproperlyConfigured, match="not a many-to-one relation"):
+        Admin(Kettle(SECRET_KEY=SECRET)).register(AdmBook, autocomplete_fields=["title"])

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 from typing import ClassVar
 
+from markupsafe import Markup
+from markupsafe import escape
 from sqlalchemy import Boolean
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -17,6 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..exceptions import ImproperlyConfigured
+from ..forms import IntegerField
+from ..forms import _attrs
 
 __all__ = ("ModelAdmin", "action")
 
@@ -54,6 +58,10 @@ class ModelAdmin:
         actions: Bulk actions (see :func:`action`); "Delete selected" is
             always offered to users who may delete.
         per_page: Rows per list page.
+        autocomplete_fields: Many-to-one relations edited with a
+            search-as-you-type box instead of a list of every row (for large
+            tables); the related model must be registered with
+            ``search_fields``.
     """
 
     list_display: ClassVar[Sequence[str]] = ()
@@ -64,6 +72,7 @@ class ModelAdmin:
     fields: ClassVar[Sequence[str] | None] = None
     actions: ClassVar[Sequence[Action]] = ()
     per_page: ClassVar[int] = 50
+    autocomplete_fields: ClassVar[Sequence[str]] = ()
 
     def __init__(self, model: type[Any]) -> None:
         self.model = model
@@ -102,7 +111,30 @@ class ModelAdmin:
                 and not callable(getattr(c.default, "arg", None))
             ]
         self.form_fields = [f for f in editable if f not in self.readonly_fields]
-        self.form_class = model_form(model, fields=self.form_fields)
+        form_class = model_form(model, fields=self.form_fields)
+        #: ``{form field: relation}`` of the autocomplete fields.
+        self.autocompleted: dict[str, Any] = {}
+        overrides: dict[str, Any] = {}
+        for name in self.autocomplete_fields:
+            rel = self.relations.get(name)
+            if rel is None:
+                raise ImproperlyConfigured(
+                    f"{type(self).__name__}.autocomplete_fields: {name!r} is not a "
+                    f"many-to-one relation of {model.__name__}"
+                )
+            local = next(iter(rel.local_columns))
+            key = mapper.get_property_by_column(local).key
+            if key in form_class._fields:
+                self.autocompleted[key] = rel
+                overrides[key] = RelatedField(
+                    form_class._fields[key].label,
+                    required=form_class._fields[key].required,
+                    admin_name=self.name,
+                    relation=name,
+                )
+        if overrides:
+            form_class = type(form_class.__name__, (form_class,), overrides)
+        self.form_class = form_class
 
     def _check_names(self) -> None:
         known = set(self.columns) | set(self.relations)
@@ -228,6 +260,38 @@ class ModelAdmin:
 
 
 _BAD: Any = object()
+
+
+class RelatedField(IntegerField):
+    """A related row's key, typed or picked from suggestions fetched as the
+    user types (``admin/admin.js``); without JavaScript, the key is typed."""
+
+    def __init__(
+        self, label: str | None = None, *, admin_name: str, relation: str, **kw: Any
+    ) -> None:
+        super().__init__(label, **kw)
+        self.admin_name = admin_name
+        self.relation = relation
+
+    def render_input(self, bound: Any) -> Markup:
+        from ..helpers import url_for
+
+        base = url_for("admin.autocomplete", model=self.admin_name)
+        value = bound.display_value
+        listed = f"{bound.common_attrs().get('id', self.name)}-choices"
+        return Markup(  # noqa: S704 - every attribute escaped by _attrs
+            "<input"
+            + _attrs(
+                type="text",
+                inputmode="numeric",
+                value=None if value is None else str(value),
+                list=listed,
+                autocomplete="off",
+                **bound.common_attrs(),
+                **{"data-autocomplete": f"{base}?field={self.relation}"},
+            )
+            + f'><datalist id="{escape(listed)}"></datalist>'
+        )
 
 
 def _convert(column: Any, raw: str) -> Any:

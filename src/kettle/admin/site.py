@@ -78,6 +78,8 @@ class Admin:
         bp.route("/{model}/{pk}/", methods=both, name="change")(self.change_view)
         bp.route("/{model}/{pk}/delete", methods=both, name="delete")(self.delete_view)
         bp.get("/{model}/{pk}/history", name="history")(self.history_view)
+        bp.get("/{model}/autocomplete", name="autocomplete")(self.autocomplete_view)
+        app.on_startup(self.check)
         app.register_blueprint(bp)
         app.extensions["admin"] = self
         self.blueprint = bp
@@ -110,6 +112,26 @@ class Admin:
             )
         self.registry[made.name] = made
         return made
+
+    def check(self) -> None:
+        """Check what registrations need of each other (run at start-up): the
+        target of an autocomplete field is registered, with ``search_fields``.
+
+        Raises:
+            ImproperlyConfigured: One is not.
+        """
+        for ma in self.registry.values():
+            for rel in ma.autocompleted.values():
+                target = self._admin_of(rel.mapper.class_)
+                if target is None or not target.search_fields:
+                    raise ImproperlyConfigured(
+                        f"{type(ma).__name__}.autocomplete_fields: register "
+                        f"{rel.mapper.class_.__name__} in the admin with "
+                        "search_fields, which the suggestions are searched in"
+                    )
+
+    def _admin_of(self, model: type[Any]) -> ModelAdmin | None:
+        return next((m for m in self.registry.values() if m.model is model), None)
 
     def _model(self, name: str, user: User, action: str) -> ModelAdmin:
         found = self.registry.get(name)
@@ -285,6 +307,33 @@ class Admin:
         flash(message or f"Done for {len(objects)} record(s).", "success")
         return redirect(back, 303)
 
+    def autocomplete_view(
+        self, model: str, db: Session, field: str = "", q: str = "", user: Any = Staff
+    ) -> Any:
+        """Suggestions for an autocomplete field: ``[{"id", "label"}]``, the
+        first 20 rows of the related model whose ``search_fields`` hold
+        ``q``."""
+        ma = self._model(model, user, "view")
+        rel = next((r for r in ma.autocompleted.values() if r.key == field), None)
+        if rel is None:
+            raise HTTPException(404, f"{ma.label} has no autocomplete field {field!r}.")
+        target = self._admin_of(rel.mapper.class_)
+        if target is None or not target.can(user, "view"):
+            raise HTTPException(403, "You may not see these records.")
+        rows = db.scalars(target.statement(q[:200], "", {}).limit(20)).all()
+        return [{"id": getattr(r, target.pk), "label": str(r)} for r in rows]
+
+    def _check_related(self, db: Session, ma: ModelAdmin, form: Any) -> bool:
+        """Whether each autocomplete field's key names an existing row (its
+        error is added to the form otherwise)."""
+        ok = True
+        for key, rel in ma.autocompleted.items():
+            value = form.data.get(key)
+            if value is not None and db.get(rel.mapper.class_, value) is None:
+                form.add_error(key, f"Choose an existing {rel.mapper.class_.__name__}.")
+                ok = False
+        return ok
+
     def add_view(
         self, request: Request, model: str, db: Session, user: Any = Staff
     ) -> Any:
@@ -293,7 +342,11 @@ class Admin:
 
         ma = self._model(model, user, "add")
         form = ma.form_class.from_request_sync(request)
-        if request.method == "POST" and form.is_valid():
+        if (
+            request.method == "POST"
+            and form.is_valid()
+            and self._check_related(db, ma, form)
+        ):
             obj = populate(form, ma.model())
             db.add(obj)
             db.flush()
@@ -317,7 +370,7 @@ class Admin:
             if not can_change:
                 raise HTTPException(403, f"You may not change {ma.label} records.")
             form = ma.form_class.from_request_sync(request)
-            if form.is_valid():
+            if form.is_valid() and self._check_related(db, ma, form):
                 changed = [k for k, v in form.data.items() if getattr(obj, k) != v]
                 populate(form, obj)
                 message = (
