@@ -374,8 +374,14 @@ async def get_user_async(conn: HTTPConnection) -> User | AnonymousUser:
     return user if user is not None else AnonymousUser()
 
 
-def _login_url(conn: HTTPConnection) -> str:
-    target = conn.app.config.get("LOGIN_URL") or "/auth/login"
+def setting_url(conn: HTTPConnection, setting: str, default: str = "/") -> str:
+    """The URL a setting such as ``LOGIN_URL`` names: a path, or a route's
+    name (``"auth.login"``).
+
+    Raises:
+        LookupError: It names no route.
+    """
+    target = conn.app.config.get(setting) or default
     if "/" not in target:  # an endpoint's name
         from ..helpers import url_for
 
@@ -392,7 +398,7 @@ def refuse_anonymous(conn: HTTPConnection) -> HTTPException:
     login_page = None
     if method in ("GET", "HEAD") and "text/html" in accept:
         try:
-            login_page = _login_url(conn)
+            login_page = setting_url(conn, "LOGIN_URL", "/auth/login")
         except LookupError:
             login_page = None
     if login_page is not None:

@@ -57,50 +57,25 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-user_groups = Table(
-    "auth_user_groups",
-    Model.metadata,
-    Column(
-        "user_id",
-        ForeignKey("auth_user.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column(
-        "group_id",
-        ForeignKey("auth_group.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-)
+def _link_table(name: str, left: str, right: str) -> Table:
+    """A many-to-many table of two ``auth_`` tables: its rows go with either."""
+    return Table(
+        name,
+        Model.metadata,
+        *(
+            Column(
+                f"{other}_id",
+                ForeignKey(f"auth_{other}.id", ondelete="CASCADE"),
+                primary_key=True,
+            )
+            for other in (left, right)
+        ),
+    )
 
-group_permissions = Table(
-    "auth_group_permissions",
-    Model.metadata,
-    Column(
-        "group_id",
-        ForeignKey("auth_group.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column(
-        "permission_id",
-        ForeignKey("auth_permission.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-)
 
-user_permissions = Table(
-    "auth_user_permissions",
-    Model.metadata,
-    Column(
-        "user_id",
-        ForeignKey("auth_user.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column(
-        "permission_id",
-        ForeignKey("auth_permission.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-)
+user_groups = _link_table("auth_user_groups", "user", "group")
+group_permissions = _link_table("auth_group_permissions", "group", "permission")
+user_permissions = _link_table("auth_user_permissions", "user", "permission")
 
 
 class Permission(Model):

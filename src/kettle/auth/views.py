@@ -33,11 +33,14 @@ from ..helpers import redirect
 from ..helpers import url_for
 from ..requests import Request
 from ..responses import Response
+from ..security import is_safe_url
+from ..security import safe_next
 from . import throttle
 from . import twofactor
 from .core import authenticate
 from .core import login
 from .core import logout
+from .core import setting_url
 from .core import update_session_auth_hash
 from .models import User
 
@@ -129,29 +132,6 @@ def _check_new_password(form: Any) -> None:
 _LOGIN_FAILED = "Please enter a correct user name and password."
 
 
-def _next_url(request: Request, default: str) -> str:
-    from ..security import is_safe_url
-
-    target: Any = request.query.get("next")
-    if target is None and request.method == "POST":
-        target = request.get_form().get("next")
-    https = request.scheme == "https"
-    if (
-        isinstance(target, str)
-        and target
-        and is_safe_url(target, request, require_https=https)
-    ):
-        return target
-    return default
-
-
-def _target(request: Request, setting: str) -> str:
-    configured = request.app.config.get(setting) or "/"
-    if "/" not in configured:
-        configured = url_for(configured)
-    return str(configured)
-
-
 def login_view(request: Request, form: LoginForm, db: Session) -> Any:
     """Show the login form; log in on a correct POST."""
     from ..templating import render
@@ -175,7 +155,7 @@ def login_view(request: Request, form: LoginForm, db: Session) -> Any:
                     user,
                     kind,
                     remember=remember,
-                    next_url=_next_url(request, ""),
+                    next_url=safe_next(request, ""),
                     name=name,
                 )
                 page = (
@@ -185,14 +165,14 @@ def login_view(request: Request, form: LoginForm, db: Session) -> Any:
             throttle.succeeded(request, name)
             login(request, user, remember=remember)
             return redirect(
-                _next_url(request, _target(request, "LOGIN_REDIRECT_URL")), 303
+                safe_next(request, setting_url(request, "LOGIN_REDIRECT_URL")), 303
             )
         error = error or _LOGIN_FAILED
     response = render(
         "auth/login.html",
         form=form,
         error=error,
-        next=_next_url(request, ""),
+        next=safe_next(request, ""),
         action=url_for("auth.login"),
     )
     response.status_code = status
@@ -206,7 +186,7 @@ def logout_view(request: Request) -> Response:
     if request.method == "POST":
         logout(request)
         return redirect(
-            _next_url(request, _target(request, "LOGOUT_REDIRECT_URL")), 303
+            safe_next(request, setting_url(request, "LOGOUT_REDIRECT_URL")), 303
         )
     return render("auth/logout.html", action=url_for("auth.logout"))
 
@@ -291,7 +271,7 @@ def password_change_view(
         revoke_tokens(db, user)
         update_session_auth_hash(request, user)
         flash("Your password is changed.", "success")
-        return redirect(_target(request, "LOGIN_REDIRECT_URL"), 303)
+        return redirect(setting_url(request, "LOGIN_REDIRECT_URL"), 303)
     return render(
         "auth/password_set.html",
         form=form,
@@ -320,12 +300,9 @@ class CodeForm(Form):
 
 
 def _after_login(request: Request, next_url: str) -> Any:
-    if next_url:
-        from ..security import is_safe_url
-
-        if is_safe_url(next_url, request, require_https=request.scheme == "https"):
-            return redirect(next_url, 303)
-    return redirect(_target(request, "LOGIN_REDIRECT_URL"), 303)
+    if next_url and is_safe_url(next_url, request):
+        return redirect(next_url, 303)
+    return redirect(setting_url(request, "LOGIN_REDIRECT_URL"), 303)
 
 
 def two_factor_view(request: Request, form: CodeForm, db: Session) -> Any:
@@ -410,7 +387,7 @@ def two_factor_setup_view(
             return render(
                 "auth/recovery_codes.html",
                 codes=codes,
-                next=next_url or _target(request, "LOGIN_REDIRECT_URL"),
+                next=next_url or setting_url(request, "LOGIN_REDIRECT_URL"),
             )
         if wait:
             error, status = throttle.wait_message(wait), 429
