@@ -17,6 +17,7 @@ from sqlalchemy.orm import relationship
 
 from kettle import Kettle
 from kettle.admin import Admin
+from kettle.admin import Inline
 from kettle.admin import LogEntry
 from kettle.admin import ModelAdmin
 from kettle.admin import action
@@ -75,7 +76,13 @@ def out_of_print(db, books):
     return f"{len(books)} book(s) marked out of print."
 
 
+class ReviewInline(Inline):
+    model = AdmReview
+    extra = 2
+
+
 class BookAdmin(ModelAdmin):
+    inlines = [ReviewInline]
     list_display = ["title", "author", "in_print"]
     search_fields = ["title"]
     list_filter = ["in_print", "author"]
@@ -354,3 +361,192 @@ def test_an_autocomplete_target_needs_search_fields(tmp_path):
         admin.check()
     with pytest.raises(ImproperlyConfigured, match="not a many-to-one relation"):
         Admin(Kettle(SECRET_KEY=SECRET)).register(AdmBook, autocomplete_fields=["title"])
+
+
+def inline_rows(page) -> list[str]:
+    """The values of the review rows' text inputs, in order."""
+    tags = re.findall(r'<input [^>]*name="adm_review-\d+-text"[^>]*>', page.text)
+    return [(re.search(r'value="([^"]*)"', t) or [None, ""])[1] for t in tags]
+
+
+def review_texts(app) -> list[str]:
+    with get_database(app).session() as db:
+        return sorted(db.scalars(select(AdmReview.text)).all())
+
+
+@BOTH_DBS
+def test_inlines_edit_add_and_delete_children_with_the_parent(site, make_client):
+    client = make_client(site, follow_redirects=False)
+    log_in(client, "boss")
+    with get_database(site).session() as db:
+        emma = db.scalars(select(AdmBook).filter_by(title="Emma")).one()
+        austen, key = emma.author_id, emma.id
+        lovely, long_ = sorted(emma.reviews, key=lambda r: r.id)
+        lovely_id, long_id = lovely.id, long_.id
+    page = client.get(f"/admin/adm_book/{key}/")
+    assert 'name="adm_review-rows" value="4"' in page.text  # two children, two empty rows
+    assert 'name="book_id"' not in page.text and "adm_review-0-book_id" not in page.text
+    assert inline_rows(page) == ["lovely", "long", "", ""]
+    form = {
+        "title": "Emma",
+        "author_id": str(austen),
+        "in_print": "on",
+        "adm_review-rows": "4",
+        "adm_review-0-_key": str(lovely_id),
+        "adm_review-0-text": "lovely!",
+        "adm_review-1-_key": str(long_id),
+        "adm_review-1-text": "long",
+        "adm_review-1-_delete": "on",
+        "adm_review-2-text": "new one",
+        "adm_review-3-text": "",
+    }
+    # a row with an error: nothing at all is saved, the error is by its field
+    bad = client.post(f"/admin/adm_book/{key}/", data={**form, "title": "Emma 2", "adm_review-2-text": "x" * 201})
+    assert bad.status_code == 200
+    assert 'id="id_adm_review-2-text-error"' in bad.text and 'aria-invalid="true"' in bad.text
+    assert review_texts(site) == ["long", "lovely"]
+    with get_database(site).session() as db:
+        assert db.get(AdmBook, key).title == "Emma"
+    assert client.post(f"/admin/adm_book/{key}/", data=form).status_code == 303
+    assert review_texts(site) == ["lovely!", "new one"]
+    history = client.get(f"/admin/adm_book/{key}/history").text
+    assert "Changed text of AdmReview" in history
+    assert "Deleted AdmReview “long”." in history and "Added AdmReview “new one”." in history
+    with get_database(site).session() as db:
+        assert db.get(AdmReview, lovely_id).book_id == key
+        new = db.scalars(select(AdmReview).filter_by(text="new one")).one()
+        assert new.book_id == key
+    # a form without the inline's rows leaves the children alone
+    assert client.post(f"/admin/adm_book/{key}/", data={"title": "Emma", "author_id": str(austen)}).status_code == 303
+    assert review_texts(site) == ["lovely!", "new one"]
+
+
+@BOTH_DBS
+def test_a_parent_and_its_children_are_added_in_one_form(site, make_client):
+    client = make_client(site, follow_redirects=False)
+    log_in(client, "boss")
+    add = client.get("/admin/adm_book/add").text
+    assert 'name="adm_review-rows" value="2"' in add and "adm_review-0-_key" not in add
+    with get_database(site).session() as db:
+        austen = db.scalars(select(AdmAuthor.id).filter_by(name="Austen")).one()
+    done = client.post(
+        "/admin/adm_book/add",
+        data={
+            "title": "Sense and Sensibility",
+            "author_id": str(austen),
+            "adm_review-rows": "2",
+            "adm_review-0-text": "witty",
+            "adm_review-1-text": "  ",
+        },
+    )
+    assert done.status_code == 303
+    with get_database(site).session() as db:
+        book = db.scalars(select(AdmBook).filter_by(title="Sense and Sensibility")).one()
+        assert [r.text for r in book.reviews] == ["witty"]  # the blank row is no child
+        entry = db.scalars(select(LogEntry).filter_by(object_id=str(book.id))).one()
+    assert entry.action == "add" and entry.message == "Added AdmReview “witty”."
+
+
+@BOTH_DBS
+def test_inline_submissions_that_were_never_offered_are_refused(site, make_client):
+    client = make_client(site, follow_redirects=False)
+    log_in(client, "boss")
+    with get_database(site).session() as db:
+        emma = db.scalars(select(AdmBook).filter_by(title="Emma")).one()
+        hobbit = db.scalars(select(AdmBook).filter_by(title="Hobbit 0")).one()
+        base = {"title": "Hobbit 0", "author_id": str(hobbit.author_id)}
+        other = emma.reviews[0].id
+        hobbit_id = hobbit.id
+    url = f"/admin/adm_book/{hobbit_id}/"
+    stolen = client.post(url, data={**base, "adm_review-rows": "1", "adm_review-0-_key": str(other), "adm_review-0-_delete": "on"})
+    assert stolen.status_code == 400 and "is not a child of this record" in stolen.text
+    assert client.post(url, data={**base, "adm_review-rows": "1", "adm_review-0-_key": "nonsense"}).status_code == 400
+    assert client.post(url, data={**base, "adm_review-rows": "many"}).status_code == 400
+    huge = client.post(url, data={**base, "adm_review-rows": "100000"})
+    assert huge.status_code == 400 and "At most 100" in huge.text
+    assert review_texts(site) == ["long", "lovely"]
+
+
+@BOTH_DBS
+def test_inline_rows_follow_the_child_models_permissions(site, make_client):
+    client = make_client(site, follow_redirects=False)
+    log_in(client, "clerk")
+    with get_database(site).session() as db:
+        clerk = db.scalars(select(User).filter_by(username="clerk")).one()
+        grant(db, clerk, "adm_book.change")
+        db.commit()
+        emma = db.scalars(select(AdmBook).filter_by(title="Emma")).one()
+        key, author = emma.id, emma.author_id
+        review = emma.reviews[0].id
+    url = f"/admin/adm_book/{key}/"
+    assert "adm_review-rows" not in client.get(url).text  # may not even see reviews
+    with get_database(site).session() as db:
+        grant(db, db.scalars(select(User).filter_by(username="clerk")).one(), "adm_review.view")
+        db.commit()
+    page = client.get(url).text
+    assert 'name="adm_review-rows" value="2"' in page  # the two, read-only; no new rows
+    assert "adm_review-0-text" not in page and "lovely" in page and "_delete" not in page
+    base = {"title": "Emma", "author_id": str(author), "adm_review-rows": "1"}
+    assert client.post(url, data={**base, "adm_review-0-_key": str(review), "adm_review-0-_delete": "on"}).status_code == 403
+    assert client.post(url, data={**base, "adm_review-0-text": "sneaky"}).status_code == 403
+    client.post(url, data={**base, "adm_review-0-_key": str(review), "adm_review-0-text": "changed"})
+    assert review_texts(site) == ["long", "lovely"]  # changing needs adm_review.change
+
+
+def test_inline_configuration_errors_are_clear(tmp_path):
+    admin = Admin(Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 'i.db'}"))
+    with pytest.raises(ImproperlyConfigured, match="needs exactly one many-to-one relation to AdmAuthor"):
+        admin.register(AdmAuthor, inlines=[AdmReview])
+    with pytest.raises(ImproperlyConfigured, match="neither an Inline subclass nor a model"):
+        admin.register(AdmAuthor, inlines=["reviews"])
+    made = admin.register(AdmBook, inlines=[AdmReview])  # a model: an Inline with defaults
+    assert made.inline_admins[0].fk == "book_id" and made.inline_admins[0].form_fields == ["text"]
+
+
+@pytest.mark.parametrize("blueprint_first", [True, False])
+def test_a_blueprint_registers_its_models_in_an_admin_section(tmp_path, make_client, blueprint_first):
+    from kettle import Blueprint
+    from kettle.admin import AdminSection
+
+    bp = Blueprint("book_shop", url_prefix="/shop")
+    section = AdminSection(bp)
+    section.register(AdmAuthor, search_fields=["name"])
+    with pytest.raises(ImproperlyConfigured, match="has an AdminSection already"):
+        AdminSection(bp)
+    with pytest.raises(ImproperlyConfigured, match="no column or relation 'nom'"):
+        section.register(AdmBook, list_display=["nom"])  # checked where it is written
+    for n in range(2):  # one blueprint, two apps: each admin manages its models
+        app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / f's{n}.db'}", RATELIMIT_ENABLED=False)
+        if blueprint_first:
+            app.register_blueprint(bp)
+        admin = Admin(app)
+        admin.register(AdmBook)
+        if not blueprint_first:
+            app.register_blueprint(bp)
+        db = get_database(app)
+        db.create_all()
+        with db.session() as s:
+            s.add(User(username="boss", password="boss password", is_staff=True, is_superuser=True))
+            s.add(AdmAuthor(name="Woolf"))
+            s.commit()
+        client = make_client(app, follow_redirects=False)
+        log_in(client, "boss")
+        home = client.get("/admin/").text
+        shop = home.index("<h2", home.index("Book shop") - 40)
+        assert home.index("AdmBook") < shop < home.index("AdmAuthor")  # the app's, then the section's
+        assert "Woolf" in client.get("/admin/adm_author/").text
+        assert admin.registry["adm_author"].section == "Book shop"
+        db.dispose()
+
+
+def test_a_model_registered_twice_through_a_section_is_an_error(tmp_path):
+    from kettle import Blueprint
+    from kettle.admin import AdminSection
+
+    bp = Blueprint("twice")
+    AdminSection(bp, label="Again").register(AdmAuthor)
+    app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 't.db'}")
+    Admin(app).register(AdmAuthor)
+    app.register_blueprint(bp)
+    with pytest.raises(ImproperlyConfigured, match="registered in the admin already"):
+        app.extensions["admin"].check()

@@ -1504,24 +1504,32 @@ def test_ratelimit_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
     testing.test_the_limit()
 
 
-@BOTH
-def test_admin_example(iface: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def admin_example(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, Any]:
+    """An admin example (loaded once: its models stay in the shared metadata),
+    on a fresh SQLite database holding a staff superuser "staff"."""
     from kettle.auth import User
     from kettle.auth import hashers
+    from kettle.db import get_database
 
     monkeypatch.setattr(hashers, "_hasher", hashers.set_test_parameters())
     monkeypatch.setenv("KETTLE_SECRET_KEY", "docs-example-key-0123456789abcdef")
     monkeypatch.setenv("KETTLE_DATABASE_URL", f"sqlite:///{tmp_path / 'admin.db'}")
-    if not _admin_loaded:
-        _admin_loaded.append(load("admin_app"))
-    module = _admin_loaded[0]
-    from kettle.db import get_database
-
+    if name not in _admin_loaded:
+        _admin_loaded[name] = load(name)
+    module = _admin_loaded[name]
     db = get_database(module.app)
     db.drop_all()
     db.create_all()
     with db.session() as s:
         s.add(User(username="staff", password="staff password", is_staff=True, is_superuser=True))
+        s.commit()
+    return module, db
+
+
+@BOTH
+def test_admin_example(iface: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module, db = admin_example("admin_app", tmp_path, monkeypatch)
+    with db.session() as s:
         rack = module.Rack(name="Poetry")
         s.add_all([rack, module.Volume(title="Odes", rack=rack, lent=True)])
         s.commit()
@@ -1542,4 +1550,32 @@ def select_volume(module: ModuleType) -> Any:
     return select(module.Volume.id)
 
 
-_admin_loaded: list[ModuleType] = []
+_admin_loaded: dict[str, ModuleType] = {}
+
+
+@BOTH
+def test_admin_sections_example(iface: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import select
+
+    module, db = admin_example("admin_sections", tmp_path, monkeypatch)
+    with client(module, iface, follow_redirects=False) as c:
+        c.post("/auth/login", data={"username": "staff", "password": "staff password"})
+        assert ">Music</h2>" in c.get("/admin/").text
+        form = c.get("/admin/playlist/add").text
+        assert 'name="track-0-title"' in form and 'name="track-1-seconds"' in form
+        done = c.post(
+            "/admin/playlist/add",
+            data={
+                "name": "Road trip",
+                "track-rows": "2",
+                "track-0-title": "Roadrunner",
+                "track-0-seconds": "245",
+                "track-1-title": "",
+                "track-1-seconds": "0",
+            },
+        )
+        assert done.status_code == 303
+    with db.session() as s:
+        playlist = s.scalars(select(module.Playlist)).one()
+        assert [(t.title, t.seconds) for t in playlist.tracks] == [("Roadrunner", 245)]
+

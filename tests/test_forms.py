@@ -387,6 +387,23 @@ def test_a_model_form_follows_the_columns(library):
         assert '<option value="2">Bashō</option>' in html
 
 
+def test_a_model_form_starts_from_the_columns_scalar_defaults():
+    class FormShelf(Model):
+        __tablename__ = "form_shelf_defaults"
+        id: Mapped[PK]
+        slots: Mapped[int] = mapped_column(default=12)
+        open: Mapped[bool] = mapped_column(default=True)
+        note: Mapped[str | None] = mapped_column(String(20))
+
+    ShelfForm = model_form(FormShelf)
+    fresh = ShelfForm()
+    assert 'value="12"' in str(fresh["slots"]) and "checked" in str(fresh["open"])
+    left_empty = ShelfForm({"slots": "", "open": "on", "note": ""})
+    assert left_empty.is_valid() and left_empty.data["slots"] == 12  # not NULL
+    assert left_empty.data["note"] is None
+    Model.metadata.remove(FormShelf.__table__)
+
+
 def test_a_model_form_checks_and_saves(library):
     BookForm = model_form(FormBook, fields=["title", "price", "genre", "author"])
     assert list(BookForm._fields) == ["title", "price", "genre", "author_id"]

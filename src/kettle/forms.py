@@ -948,12 +948,8 @@ def _label_of(row: Any) -> str:
     return str(sa_inspect(row).identity)
 
 
-def _field_for(model: Any, column: Any, relations: dict[Any, Any]) -> Field:
-    """The form field of a mapped column: its type, length, nullability,
-    default; a foreign key: the related table's rows as choices."""
-    from sqlalchemy import types as sa
-
-    kind = column.type
+def _column_options(column: Any) -> dict[str, Any]:
+    """A column's field options: label, required, default."""
     optional = (
         column.nullable
         or column.default is not None
@@ -961,6 +957,20 @@ def _field_for(model: Any, column: Any, relations: dict[Any, Any]) -> Field:
     )
     label = column.key.replace("_", " ").capitalize()
     options: dict[str, Any] = {"label": label, "required": not optional}
+    default = column.default
+    if default is not None and getattr(default, "is_scalar", False):
+        options["default"] = default.arg  # shown in a new form, used when left empty
+    return options
+
+
+def _field_for(model: Any, column: Any, relations: dict[Any, Any]) -> Field:
+    """The form field of a mapped column: its type, length, nullability,
+    default; a foreign key: the related table's rows as choices."""
+    from sqlalchemy import types as sa
+
+    kind = column.type
+    options = _column_options(column)
+    label = options["label"]
     related = relations.get(column)
     if related is not None:
         name, target_model, target_column = related
@@ -978,7 +988,7 @@ def _field_for(model: Any, column: Any, relations: dict[Any, Any]) -> Field:
             choices = [(value, value) for value in kind.enums]
         return ChoiceField(choices=choices, **options)
     if isinstance(kind, sa.Boolean):
-        return BooleanField(label=label)
+        return BooleanField(label=label, default=options.get("default"))
     if isinstance(kind, sa.Integer):
         bits = 32
         if isinstance(kind, sa.SmallInteger):

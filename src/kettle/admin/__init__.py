@@ -16,8 +16,10 @@ It needs ``kettle.auth`` (staff users log in on its login page) and
 from __future__ import annotations
 
 from .models import LogEntry
+from .options import Inline
 from .options import ModelAdmin
 from .options import action
+from .sections import AdminSection
 from .site import Admin
 
-__all__ = ("Admin", "LogEntry", "ModelAdmin", "action")
+__all__ = ("Admin", "AdminSection", "Inline", "LogEntry", "ModelAdmin", "action")

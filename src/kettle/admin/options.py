@@ -22,7 +22,7 @@ from ..exceptions import ImproperlyConfigured
 from ..forms import IntegerField
 from ..forms import _attrs
 
-__all__ = ("ModelAdmin", "action")
+__all__ = ("Inline", "ModelAdmin", "action")
 
 Action = Callable[..., Any]
 
@@ -62,6 +62,9 @@ class ModelAdmin:
             search-as-you-type box instead of a list of every row (for large
             tables); the related model must be registered with
             ``search_fields``.
+        inlines: Child models edited in the parent's form, a row each:
+            :class:`Inline` subclasses, or child models (each with a
+            many-to-one relation to this model).
     """
 
     list_display: ClassVar[Sequence[str]] = ()
@@ -73,6 +76,7 @@ class ModelAdmin:
     actions: ClassVar[Sequence[Action]] = ()
     per_page: ClassVar[int] = 50
     autocomplete_fields: ClassVar[Sequence[str]] = ()
+    inlines: ClassVar[Sequence[Any]] = ()
 
     def __init__(self, model: type[Any]) -> None:
         self.model = model
@@ -93,6 +97,9 @@ class ModelAdmin:
         self.relations = {
             r.key: r for r in mapper.relationships if r.direction.name == "MANYTOONE"
         }
+        #: The dashboard's heading this model is listed under (a blueprint's
+        #: :class:`~kettle.admin.AdminSection`; None: the app's own models).
+        self.section: str | None = None
         self._check_names()
         #: The list page's columns (default: the key and four columns).
         self.columns_shown: list[str] = list(self.list_display) or [
@@ -110,7 +117,8 @@ class ModelAdmin:
                 and c.server_default is None
                 and not callable(getattr(c.default, "arg", None))
             ]
-        self.form_fields = [f for f in editable if f not in self.readonly_fields]
+        kept_out = self._not_edited()
+        self.form_fields = [f for f in editable if f not in kept_out]
         form_class = model_form(model, fields=self.form_fields)
         #: ``{form field: relation}`` of the autocomplete fields.
         self.autocompleted: dict[str, Any] = {}
@@ -135,6 +143,18 @@ class ModelAdmin:
         if overrides:
             form_class = type(form_class.__name__, (form_class,), overrides)
         self.form_class = form_class
+        #: The :class:`Inline` of each child model edited in the form.
+        self.inline_admins: list[Inline] = [
+            _inline_class(spec)(model) for spec in self.inlines
+        ]
+        names = [i.prefix for i in self.inline_admins]
+        if len(set(names)) != len(names):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}.inlines: a child model is listed twice"
+            )
+
+    def _not_edited(self) -> set[str]:
+        return set(self.readonly_fields)
 
     def _check_names(self) -> None:
         known = set(self.columns) | set(self.relations)
@@ -260,6 +280,109 @@ class ModelAdmin:
 
 
 _BAD: Any = object()
+
+
+def build(
+    model: type[Any], admin_class: type[ModelAdmin] | None, options: dict[str, Any]
+) -> ModelAdmin:
+    """The :class:`ModelAdmin` of ``model``: ``admin_class`` with ``options``
+    set on it (checked against the model now)."""
+    base = admin_class or ModelAdmin
+    if not (isinstance(base, type) and issubclass(base, ModelAdmin)):
+        raise ImproperlyConfigured(
+            f"register({model.__name__}, ...): {base!r} is not a ModelAdmin subclass"
+        )
+    for key in options:
+        if not hasattr(ModelAdmin, key) or key.startswith("_"):
+            raise ImproperlyConfigured(f"admin.register(): unknown option {key!r}")
+    cls = type(f"{model.__name__}Admin", (base,), options) if options else base
+    made: ModelAdmin = cls(model)
+    return made
+
+
+class Inline(ModelAdmin):
+    """A child model edited inside its parent's form, one table row per
+    child: list it in the parent's ``ModelAdmin.inlines``.
+
+    Attributes:
+        model: The child model.
+        fk_name: The child's many-to-one relation to the parent (needed only
+            when it has several).
+        fields: The columns edited in each row (default: every column the
+            user sets, but the relation to the parent).
+        extra: Empty rows offered for new children.
+        max_num: The most children shown and accepted in one form.
+
+    Adding, changing and deleting children needs the child model's own
+    ``add``, ``change`` and ``delete`` permissions; seeing them, ``view``.
+    """
+
+    fk_name: ClassVar[str | None] = None
+    extra: ClassVar[int] = 3
+    max_num: ClassVar[int] = 100
+
+    def __init__(self, parent: type[Any]) -> None:
+        child = getattr(type(self), "model", None)
+        if child is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} needs a model")
+        mapper = sa_inspect(child)
+        to_parent = [
+            r
+            for r in mapper.relationships
+            if r.direction.name == "MANYTOONE"
+            and issubclass(parent, r.mapper.class_)
+            and (self.fk_name is None or r.key == self.fk_name)
+        ]
+        if len(to_parent) != 1:
+            found = "none" if not to_parent else ", ".join(r.key for r in to_parent)
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}: {child.__name__} needs exactly one "
+                f"many-to-one relation to {parent.__name__} (found {found}); "
+                "name it with fk_name"
+            )
+        if self.autocomplete_fields:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}: inlines have no autocomplete_fields"
+            )
+        #: The child's relation to its parent, and its foreign key attribute.
+        self.relation: Any = to_parent[0]
+        self.fk: str = mapper.get_property_by_column(
+            next(iter(self.relation.local_columns))
+        ).key
+        super().__init__(child)
+        #: The prefix of the rows' field names in the parent's form.
+        self.prefix: str = self.name
+
+    def _not_edited(self) -> set[str]:
+        return {*self.readonly_fields, self.fk}  # the parent sets it
+
+    def children(self, db: Any, parent: Any) -> list[Any]:
+        """The parent's children, in key order (at most :attr:`max_num`)."""
+        key = getattr(self.model, self.pk)
+        stmt = (
+            select(self.model)
+            .where(getattr(self.model, self.fk) == _parent_key(self.relation, parent))
+            .order_by(key)
+            .limit(self.max_num)
+        )
+        return list(db.scalars(stmt).all())
+
+
+def _parent_key(relation: Any, parent: Any) -> Any:
+    """The value the child's foreign key holds for ``parent``."""
+    remote = next(iter(relation.remote_side))
+    parent_mapper = sa_inspect(type(parent))
+    return getattr(parent, parent_mapper.get_property_by_column(remote).key)
+
+
+def _inline_class(spec: Any) -> type[Inline]:
+    if isinstance(spec, type) and issubclass(spec, Inline):
+        return spec
+    if isinstance(spec, type) and hasattr(spec, "__table__"):
+        return type(f"{spec.__name__}Inline", (Inline,), {"model": spec})
+    raise ImproperlyConfigured(
+        f"inlines: {spec!r} is neither an Inline subclass nor a model"
+    )
 
 
 class RelatedField(IntegerField):

@@ -19,6 +19,7 @@ from ..helpers import url_for
 from ..params import Depends
 from ..requests import Request
 from ..sessions import flash
+from .inlines import InlineRows
 from .models import ADD
 from .models import CHANGE
 from .models import DELETE
@@ -26,6 +27,9 @@ from .models import LogEntry
 from .options import _BAD
 from .options import ModelAdmin
 from .options import _convert
+from .options import build
+from .sections import AdminSection
+from .sections import sections_of
 
 __all__ = ("Admin",)
 
@@ -60,6 +64,7 @@ class Admin:
         self.app = app
         self.title = title
         self.registry: dict[str, ModelAdmin] = {}
+        self._collected: list[AdminSection] = []
         if "auth" not in app.extensions:
             Auth(app)
         here = os.path.dirname(__file__)
@@ -100,26 +105,35 @@ class Admin:
             ImproperlyConfigured: The model is registered already, or an
                 option names no column.
         """
-        base = admin_class or ModelAdmin
-        for key in options:
-            if not hasattr(ModelAdmin, key):
-                raise ImproperlyConfigured(f"admin.register(): unknown option {key!r}")
-        cls = type(f"{model.__name__}Admin", (base,), options) if options else base
-        made: ModelAdmin = cls(model)
+        return self._add(build(model, admin_class, options))
+
+    def _add(self, made: ModelAdmin) -> ModelAdmin:
         if made.name in self.registry:
             raise ImproperlyConfigured(
-                f"{model.__name__} is registered in the admin already"
+                f"{made.model.__name__} is registered in the admin already"
             )
         self.registry[made.name] = made
         return made
 
+    def _collect(self) -> None:
+        """Take in the models of the app's blueprints' admin sections."""
+        for bp in list(self.app.blueprints.values()):
+            section = sections_of(bp)
+            if section is None or section in self._collected:
+                continue
+            self._collected.append(section)
+            for made in section.model_admins:
+                self._add(made)
+
     def check(self) -> None:
-        """Check what registrations need of each other (run at start-up): the
-        target of an autocomplete field is registered, with ``search_fields``.
+        """Take in the models of blueprints' admin sections, and check what
+        registrations need of each other (run at start-up): the target of an
+        autocomplete field is registered, with ``search_fields``.
 
         Raises:
-            ImproperlyConfigured: One is not.
+            ImproperlyConfigured: One is not, or a model is registered twice.
         """
+        self._collect()
         for ma in self.registry.values():
             for rel in ma.autocompleted.values():
                 target = self._admin_of(rel.mapper.class_)
@@ -188,9 +202,13 @@ class Admin:
             .order_by(LogEntry.action_time.desc(), LogEntry.id.desc())
             .limit(10)
         ).all()
+        groups: dict[str, list[ModelAdmin]] = {}
+        for ma in sorted(models, key=lambda m: (m.section is not None, m.label)):
+            groups.setdefault(ma.section or "Models", []).append(ma)
         return self._render(
             "admin/index.html",
-            models=sorted(models, key=lambda m: m.label),
+            models=models,
+            groups=groups,
             recent=recent,
             user=user,
         )
@@ -334,51 +352,75 @@ class Admin:
                 ok = False
         return ok
 
+    def _inline_rows(
+        self, db: Session, ma: ModelAdmin, user: User, obj: Any, request: Request
+    ) -> list[InlineRows]:
+        """The rows of each inline the user may see, bound to a submission."""
+        data = request.get_form() if request.method == "POST" else None
+        return [
+            InlineRows(
+                inline,
+                user,
+                inline.children(db, obj) if obj is not None else [],
+                data,
+            )
+            for inline in ma.inline_admins
+            if inline.can(user, "view")
+        ]
+
     def add_view(
         self, request: Request, model: str, db: Session, user: Any = Staff
     ) -> Any:
-        """A new row, from the model's form."""
+        """A new row, from the model's form (with its inlines' rows)."""
         from ..forms import populate
 
         ma = self._model(model, user, "add")
         form = ma.form_class.from_request_sync(request)
+        inlines = self._inline_rows(db, ma, user, None, request)
         if (
             request.method == "POST"
-            and form.is_valid()
+            and _all_valid(form, inlines)
             and self._check_related(db, ma, form)
         ):
             obj = populate(form, ma.model())
             db.add(obj)
             db.flush()
-            self._log(db, user, ma, obj, ADD)
+            done = [line for rows in inlines for line in rows.save(db, obj)]
+            self._log(db, user, ma, obj, ADD, " ".join(done))
             flash(f"Added {ma.label} “{obj}”.", "success")
             return redirect(url_for("admin.list", model=ma.name), 303)
-        return self._render("admin/form.html", ma=ma, form=form, obj=None, user=user)
+        return self._render(
+            "admin/form.html",
+            ma=ma,
+            form=form,
+            obj=None,
+            inlines=inlines,
+            user=user,
+        )
 
     def change_view(
         self, request: Request, model: str, pk: str, db: Session, user: Any = Staff
     ) -> Any:
         """One row: shown to those who may view it, edited by those who may
-        change it."""
+        change it (with its inlines' rows)."""
         from ..forms import initial_from
         from ..forms import populate
 
         ma = self._model(model, user, "view")
         obj = self._object(db, ma, pk)
         can_change = ma.can(user, "change")
+        if request.method == "POST" and not can_change:
+            raise HTTPException(403, f"You may not change {ma.label} records.")
+        inlines = self._inline_rows(db, ma, user, obj, request)
         if request.method == "POST":
-            if not can_change:
-                raise HTTPException(403, f"You may not change {ma.label} records.")
             form = ma.form_class.from_request_sync(request)
-            if form.is_valid() and self._check_related(db, ma, form):
+            if _all_valid(form, inlines) and self._check_related(db, ma, form):
                 changed = [k for k, v in form.data.items() if getattr(obj, k) != v]
                 populate(form, obj)
-                message = (
-                    f"Changed {', '.join(changed)}."
-                    if changed
-                    else "No fields changed."
-                )
-                self._log(db, user, ma, obj, CHANGE, message)
+                done = [f"Changed {', '.join(changed)}."] if changed else []
+                db.flush()
+                done += [line for rows in inlines for line in rows.save(db, obj)]
+                self._log(db, user, ma, obj, CHANGE, " ".join(done) or "No changes.")
                 flash(f"Saved {ma.label} “{obj}”.", "success")
                 return redirect(url_for("admin.list", model=ma.name), 303)
         else:
@@ -391,6 +433,7 @@ class Admin:
             obj=obj,
             pk=pk,
             readonly=readonly,
+            inlines=inlines,
             can_change=can_change,
             can_delete=ma.can(user, "delete"),
             user=user,
@@ -433,6 +476,13 @@ class Admin:
         return self._render(
             "admin/history.html", ma=ma, obj=obj, entries=entries, user=user
         )
+
+
+def _all_valid(form: Any, inlines: list[InlineRows]) -> bool:
+    """Whether the form and every inline row are valid (all are checked, so
+    that each shows its errors)."""
+    results = [form.is_valid(), *(rows.is_valid() for rows in inlines)]
+    return all(results)
 
 
 def _cascades(db: Session, obj: Any) -> list[str]:
