@@ -1063,7 +1063,7 @@ def test_check_deploy_output_matches_the_docs(
 
 
 def test_every_example_is_tested() -> None:
-    loaded = set(re.findall(r'load\("(\w+)"\)', Path(__file__).read_text()))
+    loaded = set(re.findall(r'(?:load|admin_example)\("(\w+)"', Path(__file__).read_text()))
     on_disk = {p.stem for p in EXAMPLES.glob("*.py")}
     assert on_disk - loaded == set(), "docs examples without a test"
 

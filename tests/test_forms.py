@@ -23,6 +23,7 @@ from kettle.forms import FileField
 from kettle.forms import Form
 from kettle.forms import HiddenField
 from kettle.forms import IntegerField
+from kettle.forms import MultipleChoiceField
 from kettle.forms import PasswordField
 from kettle.forms import StringField
 from kettle.forms import TextField
@@ -441,3 +442,35 @@ def test_a_model_form_checks_and_saves(library):
         "pages": ["Enter a number of at most 2147483647."],
         "price": ["Enter a number of at most 999999.99."],
     }
+
+
+class TagsForm(Form):
+    tags = MultipleChoiceField(choices=[(1, "red"), (2, "green"), (3, "<blue>")])
+    sizes = MultipleChoiceField(choices=[("s", "Small"), ("m", "Medium")], required=True)
+
+
+def test_a_multiple_choice_field_reads_repeated_fields_and_json_lists():
+    from kettle.formparsers import FormData
+
+    form = TagsForm(FormData([("tags", "3"), ("tags", "1"), ("tags", "3"), ("sizes", "m")]))
+    assert form.is_valid(), form.errors
+    assert form.data == {"tags": [1, 3], "sizes": ["m"]}  # the choices' order, once each
+    assert TagsForm({"tags": [2], "sizes": ["s", "m"]}).is_valid()  # JSON
+    assert TagsForm({"tags": 2, "sizes": "s"}).is_valid()  # one JSON value
+    empty = TagsForm({"tags": [], "sizes": []})
+    assert not empty.is_valid() and empty.errors == {"sizes": ["Choose at least one."]}
+    for bad in (["9"], [True], [{"x": 1}], ["1", "9"]):
+        wrong = TagsForm({"tags": bad, "sizes": ["s"]})
+        assert not wrong.is_valid() and wrong.errors["tags"] == ["Choose from the options given."]
+
+
+def test_a_multiple_choice_field_renders_a_fieldset_of_checkboxes():
+    shown = str(TagsForm(initial={"tags": [2]})["tags"])
+    assert shown.startswith('<div class="field field-tags"><fieldset id="id_tags" class="choices">')
+    assert "<legend>Tags</legend>" in shown and "<label" not in shown.split("<fieldset")[0]
+    assert 'id="id_tags-1" name="tags" value="2" checked' in shown
+    assert "&lt;blue&gt;" in shown and "<blue>" not in shown
+    kept = TagsForm({"tags": ["1", "3"], "sizes": []})
+    kept.is_valid()
+    assert 'value="1" checked' in str(kept["tags"]) and 'value="2" checked' not in str(kept["tags"])
+    assert 'aria-invalid="true"' in str(kept["sizes"]) and 'aria-describedby="id_sizes-error"' in str(kept["sizes"])

@@ -59,6 +59,7 @@ __all__ = (
     "Form",
     "HiddenField",
     "IntegerField",
+    "MultipleChoiceField",
     "PasswordField",
     "StringField",
     "TextField",
@@ -508,6 +509,76 @@ class ChoiceField(Field):
         )
 
 
+class MultipleChoiceField(ChoiceField):
+    """Any number of ``(value, label)`` choices, a checkbox each, in a
+    fieldset; :attr:`Form.data` holds the chosen values, in the choices'
+    order. ``required`` (default False) asks for at least one. Submitted as
+    the field's name repeated (a form) or a list (JSON)."""
+
+    own_label = True
+
+    def __init__(
+        self,
+        label: str | None = None,
+        *,
+        choices: Choices,
+        required: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(label, choices=choices, required=required, **options)
+        #: ``(model, key attribute)`` of a many-to-many relation (model forms).
+        self.related: tuple[Any, str] | None = None
+
+    def raw_value(self, data: Any, files: Any) -> Any:
+        if data is None:
+            return None
+        return data.getlist(self.name)
+
+    def clean(self, raw: Any) -> Any:
+        values = [v.strip() if isinstance(v, str) else v for v in raw or ()]
+        values = [v for v in values if v not in ("", None)]
+        if not values:
+            if self.required:
+                raise ValidationError("Choose at least one.")
+            return []
+        if any(not isinstance(v, str | int) or isinstance(v, bool) for v in values):
+            raise ValidationError("Choose from the options given.")
+        wanted = {str(v) for v in values}
+        chosen = [value for value, _ in self.choices if str(value) in wanted]
+        if len(chosen) != len(wanted):
+            raise ValidationError("Choose from the options given.")
+        return self.run_validators(chosen)
+
+    def render_input(self, bound: BoundField) -> Markup:
+        current = bound.value
+        if current is None:
+            current = []
+        elif not isinstance(current, list | tuple | set):
+            current = [current]
+        ticked = {str(v) for v in current}
+        boxes = []
+        for n, (value, text) in enumerate(self.choices):
+            box = _attrs(
+                type="checkbox",
+                id=f"{bound.id}-{n}",
+                name=bound.html_name,
+                value=str(value),
+                checked=str(value) in ticked,
+            )
+            boxes.append(f'<label class="choice"><input{box}> {escape(text)}</label>')
+        attrs = _attrs(
+            id=bound.id,
+            class_="choices",
+            aria_invalid="true" if bound.errors else None,
+            aria_describedby=bound.described_by,
+        )
+        return Markup(  # noqa: S704 - escaped
+            f"<fieldset{attrs}><legend>{escape(bound.label)}</legend>"
+            + "".join(boxes)
+            + "</fieldset>"
+        )
+
+
 class DateField(_RangedField):
     """A date (``YYYY-MM-DD``, the browser's date picker); ``min_value``,
     ``max_value``."""
@@ -681,6 +752,8 @@ class BoundField:
         classes = f"field field-{self.name}" + (" has-error" if self.errors else "")
         if isinstance(self.field, BooleanField):
             parts = [self.input(), self.label_tag()]
+        elif getattr(self.field, "own_label", False):
+            parts = [self.input()]  # a fieldset with its legend
         else:
             parts = [self.label_tag(), self.input()]
         return (
@@ -880,6 +953,18 @@ class _Prefixed:
     def get(self, name: str) -> Any:
         return self.data.get(self.prefix + name) if self.data is not None else None
 
+    def getlist(self, name: str) -> list[Any]:
+        """Every value of ``name`` (a JSON list, or a form's repeated field)."""
+        if self.data is None:
+            return []
+        getlist = getattr(self.data, "getlist", None)
+        if getlist is not None:
+            return list(getlist(self.prefix + name))
+        value = self.data.get(self.prefix + name)
+        if value is None:
+            return []
+        return list(value) if isinstance(value, list) else [value]
+
 
 async def form_provider_async(request: Any, cls: type[Form]) -> Form:
     return await cls.from_request(request)  # type: ignore[no-any-return]
@@ -1044,6 +1129,7 @@ def model_form(
     mapper = sa_inspect(model)
     relations: dict[Any, Any] = {}
     by_relation: dict[str, str] = {}
+    many = {r.key: r for r in mapper.relationships if r.direction.name == "MANYTOMANY"}
     for rel in mapper.relationships:
         if rel.direction.name != "MANYTOONE":
             continue
@@ -1065,9 +1151,12 @@ def model_form(
     for name in names:
         if name in exclude:
             continue
-        if name not in columns:
+        if name not in columns and name not in many:
             raise KeyError(f"{model.__name__} has no column {name!r}")
         if base is not None and name in base._fields:
+            continue
+        if name in many:
+            declared[name] = _many_field(many[name])
             continue
         declared[name] = _field_for(model, columns[name], relations)
     form_class = type(f"{model.__name__}Form", (base or Form,), declared)
@@ -1075,16 +1164,67 @@ def model_form(
     return form_class
 
 
-def populate(form: Form, obj: Any) -> Any:
+def _many_field(rel: Any) -> MultipleChoiceField:
+    """A many-to-many relation's field: the related rows, a checkbox each."""
+    from sqlalchemy import inspect as sa_inspect
+
+    target = rel.mapper.class_
+    key = sa_inspect(target).primary_key[0]
+    field = MultipleChoiceField(
+        rel.key.replace("_", " ").capitalize(),
+        choices=_related_choices(target, key),
+    )
+    field.related = (target, rel.mapper.get_property_by_column(key).key)
+    return field
+
+
+def populate(
+    form: Form, obj: Any, db: Any = None, *, exclude: Sequence[str] = ()
+) -> Any:
     """Set ``obj``'s attributes from a valid form's :attr:`~Form.data` (only
-    the fields the form has) and return it."""
+    the fields the form has, but those in ``exclude``) and return it. A
+    many-to-many relation's rows are read in ``db`` (default: the session
+    ``obj`` is in)."""
     if not form.is_valid():
         raise ValueError("the form is not valid: check form.is_valid() first")
     for name, value in form.data.items():
+        if name in exclude:
+            continue
+        field = form._fields.get(name)
+        related = getattr(field, "related", None)
+        if related is not None:
+            value = _related_rows(obj, db, related, value)
         setattr(obj, name, value)
     return obj
 
 
+def _related_rows(obj: Any, db: Any, related: tuple[Any, str], keys: Any) -> list[Any]:
+    from sqlalchemy import select
+    from sqlalchemy.orm import object_session
+
+    session = db if db is not None else object_session(obj)
+    if session is None:
+        raise ValueError(
+            "populate(): pass db= (a Session) to set a many-to-many relation "
+            "of an object in no session"
+        )
+    if not keys:
+        return []
+    model, key = related
+    column = getattr(model, key)
+    rows = session.scalars(select(model).where(column.in_(keys))).all()
+    order = {k: n for n, k in enumerate(keys)}
+    return sorted(rows, key=lambda row: order.get(getattr(row, key), 0))
+
+
 def initial_from(obj: Any, form_class: type[Form]) -> dict[str, Any]:
-    """A record's values for the fields of ``form_class`` (to edit it)."""
-    return {name: getattr(obj, name, None) for name in form_class._fields}
+    """A record's values for the fields of ``form_class`` (to edit it); a
+    many-to-many relation's are the related rows' keys."""
+    out: dict[str, Any] = {}
+    for name, field in form_class._fields.items():
+        value = getattr(obj, name, None)
+        related = getattr(field, "related", None)
+        if related is not None and value is not None:
+            value = [getattr(row, related[1]) for row in value]
+        out[name] = value
+    return out

@@ -15,6 +15,8 @@ It needs ``kettle.auth`` (staff users log in on its login page) and
 
 from __future__ import annotations
 
+from .auth_admin import GroupAdmin
+from .auth_admin import UserAdmin
 from .models import LogEntry
 from .options import Inline
 from .options import ModelAdmin
@@ -22,4 +24,13 @@ from .options import action
 from .sections import AdminSection
 from .site import Admin
 
-__all__ = ("Admin", "AdminSection", "Inline", "LogEntry", "ModelAdmin", "action")
+__all__ = (
+    "Admin",
+    "AdminSection",
+    "GroupAdmin",
+    "Inline",
+    "LogEntry",
+    "ModelAdmin",
+    "UserAdmin",
+    "action",
+)

@@ -14,6 +14,7 @@ from ..forms import populate
 from .options import _BAD
 from .options import Inline
 from .options import _convert
+from .options import changed_fields
 
 __all__ = ("InlineRows",)
 
@@ -162,16 +163,16 @@ class InlineRows:
                 done.append(f"Deleted {inline.label} “{row.obj}”.")
                 db.delete(row.obj)
             elif row.submitted and row.obj is not None:
-                changed = [
-                    k for k, v in row.form.data.items() if getattr(row.obj, k) != v
-                ]
+                changed = changed_fields(
+                    initial_from(row.obj, type(row.form)), row.form
+                )
                 if changed:
                     populate(row.form, row.obj)
                     done.append(
                         f"Changed {', '.join(changed)} of {inline.label} “{row.obj}”."
                     )
             elif row.submitted:
-                child = populate(row.form, inline.model())
+                child = populate(row.form, inline.model(), db)
                 setattr(child, inline.relation.key, parent)
                 db.add(child)
                 done.append(f"Added {inline.label} “{child}”.")

@@ -19,8 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..exceptions import ImproperlyConfigured
+from ..forms import Form
 from ..forms import IntegerField
 from ..forms import _attrs
+from ..forms import initial_from
+from ..forms import populate
 
 __all__ = ("Inline", "ModelAdmin", "action")
 
@@ -77,6 +80,8 @@ class ModelAdmin:
     per_page: ClassVar[int] = 50
     autocomplete_fields: ClassVar[Sequence[str]] = ()
     inlines: ClassVar[Sequence[Any]] = ()
+    #: Whether records have a "Set password" page (see ``UserAdmin``).
+    has_password: ClassVar[bool] = False
 
     def __init__(self, model: type[Any]) -> None:
         self.model = model
@@ -143,6 +148,8 @@ class ModelAdmin:
         if overrides:
             form_class = type(form_class.__name__, (form_class,), overrides)
         self.form_class = form_class
+        #: The form's fields whose column is unique on its own.
+        self.unique_fields: list[str] = _unique_fields(mapper, form_class)
         #: The :class:`Inline` of each child model edited in the form.
         self.inline_admins: list[Inline] = [
             _inline_class(spec)(model) for spec in self.inlines
@@ -172,6 +179,49 @@ class ModelAdmin:
                     f"{type(self).__name__}.search_fields: {name!r} is not a text "
                     f"column of {self.model.__name__}"
                 )
+
+    # -- the form --------------------------------------------------------------------
+
+    def get_form_class(self, obj: Any | None) -> type[Form]:
+        """The form of the add page (``obj`` None) or of ``obj``'s page."""
+        form_class: type[Form] = self.form_class
+        return form_class
+
+    def initial(self, obj: Any) -> dict[str, Any]:
+        """``obj``'s values for its form."""
+        return initial_from(obj, self.get_form_class(obj))
+
+    def save_form(self, db: Any, form: Form, obj: Any) -> Any:
+        """Set ``obj`` (a new one on the add page) from a valid form; it is
+        added to ``db`` and flushed afterwards."""
+        return populate(form, obj, db)
+
+    def check_form(self, db: Any, form: Form, obj: Any | None, user: Any) -> bool:
+        """Checks of a valid form that need the database or the user making
+        the change (default: :meth:`check_unique`); add errors to the form
+        and return False to refuse it."""
+        return self.check_unique(db, form, obj)
+
+    def check_unique(self, db: Any, form: Form, obj: Any | None) -> bool:
+        """Whether the form's values of unique columns are free (errors are
+        added by the fields otherwise)."""
+        ok = True
+        for name in self.unique_fields:
+            if name not in form.data or form.data[name] is None:
+                continue
+            stmt = select(getattr(self.model, self.pk)).where(
+                getattr(self.model, name) == form.data[name]
+            )
+            if obj is not None:
+                stmt = stmt.where(getattr(self.model, self.pk) != getattr(obj, self.pk))
+            if db.scalars(stmt.limit(1)).first() is not None:
+                form.add_error(
+                    name,
+                    f"A {self.label} with this {name.replace('_', ' ')} "
+                    "exists already.",
+                )
+                ok = False
+        return ok
 
     # -- permissions ---------------------------------------------------------------
 
@@ -276,10 +326,45 @@ class ModelAdmin:
         value = getattr(obj, name)
         if name in self.relations and value is not None:
             return str(value)
+        if isinstance(value, bool):
+            return "Yes" if value else "No"
         return value
 
 
 _BAD: Any = object()
+
+
+def _unique_fields(mapper: Any, form_class: Any) -> list[str]:
+    from sqlalchemy import UniqueConstraint
+
+    table = mapper.local_table
+    unique = {c.key for c in table.columns if c.unique}
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint) and len(constraint.columns) == 1:
+            unique.add(next(iter(constraint.columns)).key)
+    for index in table.indexes:
+        if index.unique and len(index.columns) == 1:
+            unique.add(next(iter(index.columns)).key)
+    names = []
+    for prop in mapper.column_attrs:
+        if prop.columns[0].key in unique and prop.key in form_class._fields:
+            names.append(prop.key)
+    return names
+
+
+def changed_fields(before: dict[str, Any], form: Any) -> list[str]:
+    """The fields of a valid form whose value differs from ``before`` (a
+    record's initial values; lists compared as sets)."""
+    out = []
+    for name, value in form.data.items():
+        old = before.get(name)
+        if isinstance(value, list):
+            differs = set(value) != set(old or ())
+        else:
+            differs = value != old
+        if differs:
+            out.append(name)
+    return out
 
 
 def build(

@@ -28,6 +28,7 @@ from .options import _BAD
 from .options import ModelAdmin
 from .options import _convert
 from .options import build
+from .options import changed_fields
 from .sections import AdminSection
 from .sections import sections_of
 
@@ -57,9 +58,15 @@ class Admin:
     """
 
     def __init__(
-        self, app: Any, *, url_prefix: str = "/admin", title: str = "Administration"
+        self,
+        app: Any,
+        *,
+        url_prefix: str = "/admin",
+        title: str = "Administration",
+        auth_models: bool = True,
     ) -> None:
         from ..auth import Auth
+        from .theme import theme_view
 
         self.app = app
         self.title = title
@@ -83,7 +90,13 @@ class Admin:
         bp.route("/{model}/{pk}/", methods=both, name="change")(self.change_view)
         bp.route("/{model}/{pk}/delete", methods=both, name="delete")(self.delete_view)
         bp.get("/{model}/{pk}/history", name="history")(self.history_view)
+        bp.route("/{model}/{pk}/password", methods=both, name="password")(
+            self.password_view
+        )
         bp.get("/{model}/autocomplete", name="autocomplete")(self.autocomplete_view)
+        bp.post("/theme", name="theme")(theme_view)
+        if auth_models:
+            self._register_auth_models()
         app.on_startup(self.check)
         app.register_blueprint(bp)
         app.extensions["admin"] = self
@@ -106,6 +119,28 @@ class Admin:
                 option names no column.
         """
         return self._add(build(model, admin_class, options))
+
+    def unregister(self, model: type[Any]) -> None:
+        """Stop managing ``model`` (to register it again with other options,
+        such as the user model ``Admin`` registers).
+
+        Raises:
+            ImproperlyConfigured: The model is not registered.
+        """
+        found = self._admin_of(model)
+        if found is None:
+            raise ImproperlyConfigured(f"{model.__name__} is not in the admin")
+        del self.registry[found.name]
+
+    def _register_auth_models(self) -> None:
+        from ..auth.core import user_model
+        from ..auth.models import Group
+        from .auth_admin import GroupAdmin
+        from .auth_admin import UserAdmin
+
+        for made in (UserAdmin(user_model(self.app)), GroupAdmin(Group)):
+            made.section = "Users and groups"
+            self._add(made)
 
     def _add(self, made: ModelAdmin) -> ModelAdmin:
         if made.name in self.registry:
@@ -372,23 +407,18 @@ class Admin:
         self, request: Request, model: str, db: Session, user: Any = Staff
     ) -> Any:
         """A new row, from the model's form (with its inlines' rows)."""
-        from ..forms import populate
-
         ma = self._model(model, user, "add")
-        form = ma.form_class.from_request_sync(request)
+        form = ma.get_form_class(None).from_request_sync(request)
         inlines = self._inline_rows(db, ma, user, None, request)
-        if (
-            request.method == "POST"
-            and _all_valid(form, inlines)
-            and self._check_related(db, ma, form)
+        if request.method == "POST" and self._checked(
+            db, ma, form, inlines, None, user
         ):
-            obj = populate(form, ma.model())
-            db.add(obj)
-            db.flush()
-            done = [line for rows in inlines for line in rows.save(db, obj)]
-            self._log(db, user, ma, obj, ADD, " ".join(done))
-            flash(f"Added {ma.label} “{obj}”.", "success")
-            return redirect(url_for("admin.list", model=ma.name), 303)
+            saved = self._saved(db, ma, form, inlines, None)
+            if saved is not None:
+                obj, done = saved
+                self._log(db, user, ma, obj, ADD, " ".join(done))
+                flash(f"Added {ma.label} “{obj}”.", "success")
+                return redirect(url_for("admin.list", model=ma.name), 303)
         return self._render(
             "admin/form.html",
             ma=ma,
@@ -403,28 +433,28 @@ class Admin:
     ) -> Any:
         """One row: shown to those who may view it, edited by those who may
         change it (with its inlines' rows)."""
-        from ..forms import initial_from
-        from ..forms import populate
-
         ma = self._model(model, user, "view")
         obj = self._object(db, ma, pk)
         can_change = ma.can(user, "change")
         if request.method == "POST" and not can_change:
             raise HTTPException(403, f"You may not change {ma.label} records.")
         inlines = self._inline_rows(db, ma, user, obj, request)
+        form_class = ma.get_form_class(obj)
         if request.method == "POST":
-            form = ma.form_class.from_request_sync(request)
-            if _all_valid(form, inlines) and self._check_related(db, ma, form):
-                changed = [k for k, v in form.data.items() if getattr(obj, k) != v]
-                populate(form, obj)
-                done = [f"Changed {', '.join(changed)}."] if changed else []
-                db.flush()
-                done += [line for rows in inlines for line in rows.save(db, obj)]
-                self._log(db, user, ma, obj, CHANGE, " ".join(done) or "No changes.")
-                flash(f"Saved {ma.label} “{obj}”.", "success")
-                return redirect(url_for("admin.list", model=ma.name), 303)
+            form = form_class.from_request_sync(request)
+            if self._checked(db, ma, form, inlines, obj, user):
+                before = ma.initial(obj)
+                saved = self._saved(db, ma, form, inlines, obj)
+                if saved is not None:
+                    changed = changed_fields(before, form)
+                    done = [f"Changed {', '.join(changed)}."] if changed else []
+                    done += saved[1]
+                    message = " ".join(done) or "No changes."
+                    self._log(db, user, ma, obj, CHANGE, message)
+                    flash(f"Saved {ma.label} “{obj}”.", "success")
+                    return redirect(url_for("admin.list", model=ma.name), 303)
         else:
-            form = ma.form_class(initial=initial_from(obj, ma.form_class))
+            form = form_class(initial=ma.initial(obj))
         readonly = [(k, getattr(obj, k)) for k in ma.readonly_fields]
         return self._render(
             "admin/form.html",
@@ -438,6 +468,57 @@ class Admin:
             can_delete=ma.can(user, "delete"),
             user=user,
         )
+
+    def _checked(
+        self,
+        db: Session,
+        ma: ModelAdmin,
+        form: Any,
+        inlines: list[InlineRows],
+        obj: Any,
+        user: User,
+    ) -> bool:
+        """Whether the form and its inlines are valid, its related keys
+        exist and its unique values are free (each check runs, so that every
+        error shows)."""
+        results = [
+            _all_valid(form, inlines),
+            self._check_related(db, ma, form),
+            form.is_valid() and ma.check_form(db, form, obj, user),
+        ]
+        return all(results)
+
+    def _saved(
+        self,
+        db: Session,
+        ma: ModelAdmin,
+        form: Any,
+        inlines: list[InlineRows],
+        obj: Any,
+    ) -> tuple[Any, list[str]] | None:
+        """Save the form (``obj`` None: a new row) and its inlines in a
+        savepoint: the object and what was done to its inlines' rows, or None
+        when the database refused them (the
+        form then says so; nothing is half-written)."""
+        from sqlalchemy.exc import IntegrityError
+
+        savepoint = db.begin_nested()
+        try:
+            target = ma.save_form(db, form, obj if obj is not None else ma.model())
+            db.add(target)
+            db.flush()
+            done = [line for rows in inlines for line in rows.save(db, target)]
+            db.flush()
+        except IntegrityError:
+            savepoint.rollback()
+            form.add_error(
+                None,
+                f"The {ma.label} could not be saved: a value must be unique, "
+                "or a related record is gone. Check the values and try again.",
+            )
+            return None
+        savepoint.commit()
+        return target, done
 
     def delete_view(
         self, request: Request, model: str, pk: str, db: Session, user: Any = Staff
@@ -458,6 +539,33 @@ class Admin:
             action_url=url_for("admin.delete", model=ma.name, pk=pk),
             ids=None,
             user=user,
+        )
+
+    def password_view(
+        self, request: Request, model: str, pk: str, db: Session, user: Any = Staff
+    ) -> Any:
+        """Set a user's password (its hash is never shown): checked by
+        ``AUTH_PASSWORD_VALIDATORS``; the user's other sessions end and
+        their API tokens are revoked."""
+        from ..auth import revoke_tokens
+        from ..auth import update_session_auth_hash
+
+        ma = self._model(model, user, "change")
+        if not ma.has_password:
+            raise HTTPException(404, f"{ma.label} records have no password.")
+        obj = self._object(db, ma, pk)
+        form = ma.password_form_class.from_request_sync(request)  # type: ignore[attr-defined]
+        form.user = obj
+        if request.method == "POST" and form.is_valid():
+            obj.set_password(form.data["password"])
+            revoke_tokens(db, obj)
+            if obj.id == user.id:
+                update_session_auth_hash(request, obj)  # stays logged in here
+            self._log(db, user, ma, obj, CHANGE, "Changed password.")
+            flash(f"Set the password of {ma.label} “{obj}”.", "success")
+            return redirect(url_for("admin.change", model=ma.name, pk=pk), 303)
+        return self._render(
+            "admin/password.html", ma=ma, obj=obj, pk=pk, form=form, user=user
         )
 
     def history_view(self, model: str, pk: str, db: Session, user: Any = Staff) -> Any:
