@@ -3,10 +3,13 @@ under ASGI and WSGI."""
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
 from sqlalchemy import Boolean
+from sqlalchemy import Date
+from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy import event
@@ -404,6 +407,7 @@ def test_inlines_edit_add_and_delete_children_with_the_parent(site, make_client)
     bad = client.post(f"/admin/adm_book/{key}/", data={**form, "title": "Emma 2", "adm_review-2-text": "x" * 201})
     assert bad.status_code == 200
     assert 'id="id_adm_review-2-text-error"' in bad.text and 'aria-invalid="true"' in bad.text
+    assert "Nothing was saved: correct what is marked below." in bad.text
     assert review_texts(site) == ["long", "lovely"]
     with get_database(site).session() as db:
         assert db.get(AdmBook, key).title == "Emma"
@@ -550,3 +554,58 @@ def test_a_model_registered_twice_through_a_section_is_an_error(tmp_path):
     app.register_blueprint(bp)
     with pytest.raises(ImproperlyConfigured, match="registered in the admin already"):
         app.extensions["admin"].check()
+
+
+class AdmEvent(Model):
+    __tablename__ = "adm_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    day: Mapped[datetime.date | None] = mapped_column(Date)
+    at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+
+@BOTH_DBS
+def test_dates_are_filtered_by_today_week_month_and_year(database_url, make_client):
+    app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=database_url.url_sync, RATELIMIT_ENABLED=False)
+    Admin(app).register(AdmEvent, list_display=["name", "day"], list_filter=["day", "at"], ordering=["name"])
+    db = get_database(app)
+    db.create_all()
+    now = datetime.datetime.now(datetime.UTC)
+    today = now.date()
+    ages = {"now": 0, "three": 3, "twenty": 20, "old": 400}
+    with db.session() as s:
+        s.add(User(username="boss", password="boss password", is_staff=True, is_superuser=True))
+        for name, days in ages.items():
+            s.add(AdmEvent(name=name, day=today - datetime.timedelta(days=days), at=now - datetime.timedelta(days=days)))
+        s.add(AdmEvent(name="undated", day=None, at=now - datetime.timedelta(days=9000)))
+        s.commit()
+    try:
+        client = make_client(app, follow_redirects=False)
+        log_in(client, "boss")
+        page = client.get("/admin/adm_event/").text
+        assert '<option value="7d">Past 7 days</option>' in page and '<option value="none">No date</option>' in page
+
+        def names(query):
+            found = client.get(f"/admin/adm_event/?{query}")
+            assert found.status_code == 200
+            return sorted(re.findall(r'<td><a href="/admin/adm_event/\d+/">([^<]*)</a></td>', found.text))
+
+        def dated(keep):
+            return sorted(n for n, d in ages.items() if keep(today - datetime.timedelta(days=d)))
+
+        for field in ("day", "at"):
+            assert names(f"f.{field}=today") == ["now"]
+            assert names(f"f.{field}=7d") == ["now", "three"]
+            assert names(f"f.{field}=month") == dated(lambda d: (d.year, d.month) == (today.year, today.month))
+            assert names(f"f.{field}=year") == dated(lambda d: d.year == today.year)
+            assert names(f"f.{field}=decade") == []  # not a choice: no rows
+        assert names("f.day=none") == ["undated"]
+    finally:
+        db.drop_all()
+        db.dispose()
+
+
+def test_a_filter_on_a_column_it_cannot_offer_is_an_error(tmp_path):
+    admin = Admin(Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 'f.db'}"))
+    with pytest.raises(ImproperlyConfigured, match="'title' is not a boolean, enum, date or many-to-one"):
+        admin.register(AdmBook, list_filter=["title"])

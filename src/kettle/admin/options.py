@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
@@ -10,8 +11,11 @@ from typing import ClassVar
 from markupsafe import Markup
 from markupsafe import escape
 from sqlalchemy import Boolean
+from sqlalchemy import Date
+from sqlalchemy import DateTime
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import false
 from sqlalchemy import func
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_
@@ -53,7 +57,7 @@ class ModelAdmin:
         list_display: Columns (or many-to-one relations) of the list page.
         search_fields: Text columns the search box looks in.
         list_filter: Columns to filter by: booleans, columns with choices
-            (enums) and foreign keys.
+            (enums), dates and times, and many-to-one relations.
         ordering: The list's order (``"-created_at"`` for descending).
         readonly_fields: Columns shown but not edited.
         fields: The columns of the edit form, in order (default: every column
@@ -172,6 +176,19 @@ class ModelAdmin:
                         f"{type(self).__name__}.{option}: {self.model.__name__} "
                         f"has no column or relation {name.lstrip('-')!r}"
                     )
+        for name in self.list_filter:
+            column = self.columns.get(name)
+            if column is None:
+                continue  # a relation
+            kind = column.type
+            if not (
+                isinstance(kind, Boolean | Date | DateTime)
+                or getattr(kind, "enums", None)
+            ):
+                raise ImproperlyConfigured(
+                    f"{type(self).__name__}.list_filter: {name!r} is not a boolean, "
+                    f"enum, date or many-to-one relation of {self.model.__name__}"
+                )
         for name in self.search_fields:
             column = self.columns.get(name)
             if column is None or not isinstance(column.type, String | Text):
@@ -253,8 +270,10 @@ class ModelAdmin:
                 choices = [("1", "Yes"), ("0", "No")]
             elif enums:
                 choices = [(e, e) for e in enums]
-            else:
-                choices = []
+            else:  # a date (checked at registration)
+                choices = list(_DATE_CHOICES)
+                if column.nullable:
+                    choices.append(("none", "No date"))
             out.append(
                 {
                     "name": name,
@@ -314,6 +333,8 @@ class ModelAdmin:
             value: Any = _convert(local, raw)
         else:
             column = getattr(self.model, name)
+            if isinstance(self.columns[name].type, Date | DateTime):
+                return stmt.where(_date_range(column, self.columns[name], raw))
             value = _convert(self.columns[name], raw)
         if value is _BAD:
             return stmt.where(False)  # a value the column cannot hold: no rows
@@ -332,6 +353,44 @@ class ModelAdmin:
 
 
 _BAD: Any = object()
+
+#: The date filters' choices (days are UTC days).
+_DATE_CHOICES = (
+    ("today", "Today"),
+    ("7d", "Past 7 days"),
+    ("month", "This month"),
+    ("year", "This year"),
+)
+
+
+def _date_range(attribute: Any, column: Any, raw: str) -> Any:
+    """The condition of a date filter's choice (no rows for an unknown one)."""
+    if raw == "none":
+        return attribute.is_(None)
+    today = datetime.datetime.now(datetime.UTC).date()
+    if raw == "today":
+        start, end = today, today + datetime.timedelta(days=1)
+    elif raw == "7d":
+        start, end = (
+            today - datetime.timedelta(days=6),
+            today + datetime.timedelta(days=1),
+        )
+    elif raw == "month":
+        start = today.replace(day=1)
+        end = (start + datetime.timedelta(days=32)).replace(day=1)
+    elif raw == "year":
+        start, end = (
+            today.replace(month=1, day=1),
+            today.replace(year=today.year + 1, month=1, day=1),
+        )
+    else:
+        return false()
+    if isinstance(column.type, DateTime):
+        zone = datetime.UTC if column.type.timezone else None
+        low = datetime.datetime.combine(start, datetime.time(), zone)
+        high = datetime.datetime.combine(end, datetime.time(), zone)
+        return (attribute >= low) & (attribute < high)
+    return (attribute >= start) & (attribute < end)
 
 
 def _unique_fields(mapper: Any, form_class: Any) -> list[str]:
