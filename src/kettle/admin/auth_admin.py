@@ -46,7 +46,11 @@ def _set_permissions(db: Any, target: Any, codes: list[str]) -> None:
     _, known = _check(codes)
     rows = db.scalars(select(Permission).where(Permission.codename.in_(codes))).all()
     by_code = {p.codename: p for p in rows}
-    target.permissions = [by_code.get(c) or _permission(db, c, known) for c in codes]
+    # codes no model declares (any more) are not in the form: they stay
+    kept = [p for p in target.permissions if p.codename not in known]
+    target.permissions = kept + [
+        by_code.get(c) or _permission(db, c, known) for c in codes
+    ]
     _forget(target)
 
 
@@ -63,7 +67,12 @@ class _Permissions(ModelAdmin):
 
     def initial(self, obj: Any) -> dict[str, Any]:
         values = super().initial(obj)
-        values["permissions"] = sorted(p.codename for p in obj.permissions)
+        from ..auth.permissions import known_permissions
+
+        known = known_permissions()
+        values["permissions"] = sorted(
+            p.codename for p in obj.permissions if p.codename in known
+        )
         return values
 
     def check_form(self, db: Any, form: Form, obj: Any | None, user: Any) -> bool:
@@ -151,6 +160,11 @@ class UserAdmin(_Permissions):
         )
         #: The "Set password" page's form.
         self.password_form_class: type[Form] = _NewPassword
+
+    def can_object(self, user: Any, obj: Any, action: str) -> bool:
+        """A superuser's record is changed (password included) or deleted
+        only by a superuser."""
+        return bool(user.is_superuser or not obj.is_superuser)
 
     def get_form_class(self, obj: Any | None) -> type[Form]:
         return self.add_form_class if obj is None else self.form_class

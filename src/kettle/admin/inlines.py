@@ -3,10 +3,13 @@ checked, and saved with the parent."""
 
 from __future__ import annotations
 
+import copy
+import enum
 from typing import Any
 
 from ..exceptions import HTTPException
 from ..forms import BooleanField
+from ..forms import ChoiceField
 from ..forms import Form
 from ..forms import _ticked
 from ..forms import initial_from
@@ -52,6 +55,8 @@ class InlineRows:
         self, inline: Inline, user: Any, children: list[Any], data: Any = None
     ) -> None:
         self.inline = inline
+        #: The rows' form, its choices read once for every row.
+        self.form_class: Any = _choices_read_once(inline.form_class)
         self.can_add = inline.can(user, "add")
         self.can_change = inline.can(user, "change")
         self.can_delete = inline.can(user, "delete")
@@ -59,7 +64,7 @@ class InlineRows:
         prefix = inline.prefix
         if data is None or data.get(f"{prefix}-rows") is None:
             # not submitted (or not part of this submission: left alone)
-            initial_of = inline.form_class
+            initial_of = self.form_class
             for obj in children:
                 form = initial_of(
                     initial=initial_from(obj, initial_of),
@@ -77,7 +82,7 @@ class InlineRows:
             if self.can_add:
                 room = max(0, inline.max_num - len(children))
                 for _ in range(min(inline.extra, room)):
-                    form = inline.form_class(prefix=self.row_prefix(len(self.rows)))
+                    form = self.form_class(prefix=self.row_prefix(len(self.rows)))
                     self.rows.append(
                         Row(len(self.rows), form, None, editable=True, delete=False)
                     )
@@ -110,33 +115,36 @@ class InlineRows:
         pk_column = inline.columns[inline.pk]
         for index in range(count):
             key = data.get(self.field_name(index, "key"))
+            if key is not None and not isinstance(key, str | int):
+                raise HTTPException(400, f"A {label} row's key must be a string.")
+            key = str(key) if key is not None else None
             deleting = bool(data.get(self.field_name(index, "delete")))
             row_prefix = self.row_prefix(index)
             if key:
                 value = _convert(pk_column, key)
                 obj = by_key.get(str(value)) if value is not _BAD else None
-                if obj is None or key in seen:
+                if obj is None or str(value) in seen:
                     raise HTTPException(
                         400,
                         f"{label} {key!r} is not a child of this record "
                         "(reload the page: it may have changed meanwhile).",
                     )
-                seen.add(key)
+                seen.add(str(value))
                 if deleting and not self.can_delete:
                     raise HTTPException(403, f"You may not delete {label} records.")
                 if self.can_change and not deleting:
-                    form = inline.form_class(data, prefix=row_prefix)
+                    form = self.form_class(data, prefix=row_prefix)
                 else:
-                    form = inline.form_class(
-                        initial=initial_from(obj, inline.form_class), prefix=row_prefix
+                    form = self.form_class(
+                        initial=initial_from(obj, self.form_class), prefix=row_prefix
                     )
                 self.rows.append(
                     Row(index, form, obj, editable=self.can_change, delete=deleting)
                 )
                 continue
-            form = inline.form_class(data, prefix=row_prefix)
+            form = self.form_class(data, prefix=row_prefix)
             if _blank(form):
-                form = inline.form_class(prefix=row_prefix)  # shown empty again
+                form = self.form_class(prefix=row_prefix)  # shown empty again
             elif not self.can_add:
                 raise HTTPException(403, f"You may not add {label} records.")
             self.rows.append(Row(index, form, None, editable=True, delete=False))
@@ -162,7 +170,12 @@ class InlineRows:
             if row.delete:
                 done.append(f"Deleted {inline.label} “{row.obj}”.")
                 db.delete(row.obj)
-            elif row.submitted and row.obj is not None:
+        if done:
+            db.flush()  # before new rows take a deleted one's unique value
+        for row in self.rows:
+            if row.delete:
+                continue
+            if row.submitted and row.obj is not None:
                 changed = changed_fields(
                     initial_from(row.obj, type(row.form)), row.form
                 )
@@ -192,7 +205,23 @@ def _blank(form: Form) -> bool:
             continue
         if raw in (None, ""):
             continue
+        if isinstance(default, enum.Enum):
+            default = default.name  # as a select shows a member
         if default is not None and str(raw) == str(default):
             continue
         return False
     return True
+
+
+def _choices_read_once(form_class: Any) -> Any:
+    """``form_class`` with each choice field's choices read now, once (not
+    once per row: a query each for choices read from the database)."""
+    fixed = {}
+    for name, field in form_class._fields.items():
+        if isinstance(field, ChoiceField) and callable(field._choices):
+            made = copy.copy(field)
+            made._choices = field.choices
+            fixed[name] = made
+    if not fixed:
+        return form_class
+    return type(form_class.__name__, (form_class,), fixed)

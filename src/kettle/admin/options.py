@@ -117,7 +117,10 @@ class ModelAdmin:
         ]
         from ..forms import model_form
 
-        editable = self.fields
+        secret = set(getattr(model, "__admin_secret__", ()))
+        editable = (
+            [self._key_of(f) for f in self.fields] if self.fields is not None else None
+        )
         if editable is None:
             editable = [
                 k
@@ -125,8 +128,9 @@ class ModelAdmin:
                 if not c.primary_key
                 and c.server_default is None
                 and not callable(getattr(c.default, "arg", None))
+                and k not in secret  # password hashes, TOTP secrets
             ]
-        kept_out = self._not_edited()
+        kept_out = {self._key_of(f) for f in self._not_edited()}
         self.form_fields = [f for f in editable if f not in kept_out]
         form_class = model_form(model, fields=self.form_fields)
         #: ``{form field: relation}`` of the autocomplete fields.
@@ -146,6 +150,7 @@ class ModelAdmin:
                 overrides[key] = RelatedField(
                     form_class._fields[key].label,
                     required=form_class._fields[key].required,
+                    **_key_bounds(local),
                     admin_name=self.name,
                     relation=name,
                 )
@@ -166,6 +171,15 @@ class ModelAdmin:
 
     def _not_edited(self) -> set[str]:
         return set(self.readonly_fields)
+
+    def _key_of(self, name: str) -> str:
+        """A many-to-one relation's name as its foreign key column's key (the
+        form's field); other names as they are."""
+        rel = self.relations.get(name)
+        if rel is None:
+            return name
+        local = next(iter(rel.local_columns))
+        return str(self.mapper.get_property_by_column(local).key)
 
     def _check_names(self) -> None:
         known = set(self.columns) | set(self.relations)
@@ -251,6 +265,12 @@ class ModelAdmin:
         if user.has_perm(self.perm(action)):
             return True
         return action == "view" and user.has_perm(self.perm("change"))
+
+    def can_object(self, user: Any, obj: Any, action: str) -> bool:
+        """Whether ``user`` may ``action`` (change, delete) this record, on
+        top of :meth:`can` (default: yes; ``UserAdmin`` keeps superusers'
+        records to superusers)."""
+        return True
 
     # -- the list --------------------------------------------------------------------
 
@@ -477,6 +497,13 @@ class Inline(ModelAdmin):
             and issubclass(parent, r.mapper.class_)
             and (self.fk_name is None or r.key == self.fk_name)
         ]
+        from ..auth.models import User
+
+        if issubclass(child, User):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}: users are edited on their own pages "
+                "(UserAdmin), not inline"
+            )
         if len(to_parent) != 1:
             found = "none" if not to_parent else ", ".join(r.key for r in to_parent)
             raise ImproperlyConfigured(
@@ -527,6 +554,23 @@ def _inline_class(spec: Any) -> type[Inline]:
     raise ImproperlyConfigured(
         f"inlines: {spec!r} is neither an Inline subclass nor a model"
     )
+
+
+def _key_bounds(column: Any) -> dict[str, int]:
+    """The range of an integer key column (so that no value overflows it)."""
+    from sqlalchemy import BigInteger
+    from sqlalchemy import SmallInteger
+
+    kind = column.type
+    bits = (
+        64
+        if isinstance(kind, BigInteger)
+        else 16
+        if isinstance(kind, SmallInteger)
+        else 32
+    )
+    top = 2 ** (bits - 1) - 1
+    return {"min_value": -top - 1, "max_value": top}
 
 
 class RelatedField(IntegerField):

@@ -201,6 +201,14 @@ class Admin:
             raise HTTPException(404, f"No {ma.label} with key {pk!r}.")
         return obj
 
+    def _allowed(self, ma: ModelAdmin, user: User, objects: Any, action: str) -> None:
+        """Refuse (403) when ``user`` may not ``action`` one of ``objects``."""
+        for obj in objects:
+            if not ma.can_object(user, obj, action):
+                raise HTTPException(
+                    403, f"You may not {action} the {ma.label} “{obj}”."
+                )
+
     def _render(self, template: str, **context: Any) -> Any:
         from ..templating import render
 
@@ -332,6 +340,7 @@ class Admin:
         if name == "delete_selected":
             if not ma.can(user, "delete"):
                 raise HTTPException(403, f"You may not delete {ma.label} records.")
+            self._allowed(ma, user, objects, "delete")
             if form.get("confirm") != "yes":
                 return self._render(
                     "admin/delete.html",
@@ -344,16 +353,15 @@ class Admin:
                     ids=[str(getattr(o, ma.pk)) for o in objects],
                     user=user,
                 )
-            for obj in objects:
-                self._log(db, user, ma, obj, DELETE)
-                db.delete(obj)
-            flash(f"Deleted {len(objects)} {ma.label} record(s).", "success")
+            if self._deleted(db, user, ma, objects):
+                flash(f"Deleted {len(objects)} {ma.label} record(s).", "success")
             return redirect(back, 303)
         chosen = next((f for f in ma.actions if f.__name__ == name), None)
         if chosen is None:
             raise HTTPException(400, f"Unknown action {name!r}.")
         if not ma.can(user, chosen.admin_permission):  # type: ignore[attr-defined]
             raise HTTPException(403, "You may not run this action.")
+        self._allowed(ma, user, objects, "change")
         message = chosen(db, objects)
         for obj in objects:
             self._log(db, user, ma, obj, CHANGE, f"Action: {chosen.admin_description}.")  # type: ignore[attr-defined]
@@ -391,7 +399,17 @@ class Admin:
         self, db: Session, ma: ModelAdmin, user: User, obj: Any, request: Request
     ) -> list[InlineRows]:
         """The rows of each inline the user may see, bound to a submission."""
-        data = request.get_form() if request.method == "POST" else None
+        from ..forms import _body_kind
+
+        if not ma.inline_admins:
+            return []
+        kind = _body_kind(request)
+        data: Any = None
+        if kind == "form":
+            data = request.get_form()
+        elif kind == "json":
+            body = request.get_json()
+            data = body if isinstance(body, dict) else None
         return [
             InlineRows(
                 inline,
@@ -438,6 +456,9 @@ class Admin:
         can_change = ma.can(user, "change")
         if request.method == "POST" and not can_change:
             raise HTTPException(403, f"You may not change {ma.label} records.")
+        if request.method == "POST":
+            self._allowed(ma, user, [obj], "change")
+        can_change = can_change and ma.can_object(user, obj, "change")
         inlines = self._inline_rows(db, ma, user, obj, request)
         form_class = ma.get_form_class(obj)
         if request.method == "POST":
@@ -468,6 +489,28 @@ class Admin:
             can_delete=ma.can(user, "delete"),
             user=user,
         )
+
+    def _deleted(self, db: Session, user: User, ma: ModelAdmin, objects: Any) -> bool:
+        """Delete ``objects`` (logged) in a savepoint: False, with a message
+        flashed, when the database refuses (rows that still refer to them)."""
+        from sqlalchemy.exc import IntegrityError
+
+        savepoint = db.begin_nested()
+        try:
+            for obj in objects:
+                self._log(db, user, ma, obj, DELETE)
+                db.delete(obj)
+            db.flush()
+        except IntegrityError:
+            savepoint.rollback()
+            flash(
+                f"Nothing was deleted: other records still refer to the {ma.label} "
+                "record(s). Delete or change those first.",
+                "error",
+            )
+            return False
+        savepoint.commit()
+        return True
 
     def _checked(
         self,
@@ -526,11 +569,13 @@ class Admin:
         """Delete one row, after a page that lists what goes with it."""
         ma = self._model(model, user, "delete")
         obj = self._object(db, ma, pk)
+        self._allowed(ma, user, [obj], "delete")
         if request.method == "POST":
-            self._log(db, user, ma, obj, DELETE)
-            db.delete(obj)
-            flash(f"Deleted {ma.label} “{obj}”.", "success")
-            return redirect(url_for("admin.list", model=ma.name), 303)
+            name = str(obj)
+            if self._deleted(db, user, ma, [obj]):
+                flash(f"Deleted {ma.label} “{name}”.", "success")
+                return redirect(url_for("admin.list", model=ma.name), 303)
+            return redirect(url_for("admin.change", model=ma.name, pk=pk), 303)
         return self._render(
             "admin/delete.html",
             ma=ma,
@@ -554,6 +599,7 @@ class Admin:
         if not ma.has_password:
             raise HTTPException(404, f"{ma.label} records have no password.")
         obj = self._object(db, ma, pk)
+        self._allowed(ma, user, [obj], "change")
         form = ma.password_form_class.from_request_sync(request)  # type: ignore[attr-defined]
         form.user = obj
         if request.method == "POST" and form.is_valid():

@@ -120,6 +120,8 @@ class User(Model):
     """
 
     __repr_attrs__ = ("username",)
+    #: Columns never put in a generated form (the admin's, for one).
+    __admin_secret__ = ("password", "totp_secret", "totp_last_step")
 
     @declared_attr.directive
     def __tablename__(cls) -> str:
