@@ -6,9 +6,6 @@ from __future__ import annotations
 from typing import Any
 from typing import ClassVar
 
-from sqlalchemy import select
-
-from ..auth.models import Permission
 from ..forms import Form
 from ..forms import MultipleChoiceField
 from ..forms import PasswordField
@@ -38,20 +35,16 @@ def _permissions_field() -> MultipleChoiceField:
 
 
 def _set_permissions(db: Any, target: Any, codes: list[str]) -> None:
-    """Give ``target`` exactly the permissions ``codes`` (rows made as needed)."""
-    from ..auth.permissions import _check
-    from ..auth.permissions import _forget
-    from ..auth.permissions import _permission
+    """Give ``target`` exactly the declared permissions ``codes``; codes no
+    model declares (any more) are not in the form, and stay."""
+    from ..auth.permissions import grant
+    from ..auth.permissions import known_permissions
+    from ..auth.permissions import revoke
 
-    _, known = _check(codes)
-    rows = db.scalars(select(Permission).where(Permission.codename.in_(codes))).all()
-    by_code = {p.codename: p for p in rows}
-    # codes no model declares (any more) are not in the form: they stay
-    kept = [p for p in target.permissions if p.codename not in known]
-    target.permissions = kept + [
-        by_code.get(c) or _permission(db, c, known) for c in codes
-    ]
-    _forget(target)
+    known = known_permissions()
+    held = [p.codename for p in target.permissions if p.codename in known]
+    revoke(db, target, *(c for c in held if c not in codes))
+    grant(db, target, *codes)
 
 
 class _Permissions(ModelAdmin):

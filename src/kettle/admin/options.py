@@ -27,6 +27,7 @@ from ..forms import Form
 from ..forms import IntegerField
 from ..forms import _attrs
 from ..forms import initial_from
+from ..forms import integer_bounds
 from ..forms import populate
 
 __all__ = ("Inline", "ModelAdmin", "action")
@@ -147,10 +148,12 @@ class ModelAdmin:
             key = mapper.get_property_by_column(local).key
             if key in form_class._fields:
                 self.autocompleted[key] = rel
+                low, high = integer_bounds(local.type)
                 overrides[key] = RelatedField(
                     form_class._fields[key].label,
                     required=form_class._fields[key].required,
-                    **_key_bounds(local),
+                    min_value=low,
+                    max_value=high,
                     admin_name=self.name,
                     relation=name,
                 )
@@ -554,23 +557,6 @@ def _inline_class(spec: Any) -> type[Inline]:
     raise ImproperlyConfigured(
         f"inlines: {spec!r} is neither an Inline subclass nor a model"
     )
-
-
-def _key_bounds(column: Any) -> dict[str, int]:
-    """The range of an integer key column (so that no value overflows it)."""
-    from sqlalchemy import BigInteger
-    from sqlalchemy import SmallInteger
-
-    kind = column.type
-    bits = (
-        64
-        if isinstance(kind, BigInteger)
-        else 16
-        if isinstance(kind, SmallInteger)
-        else 32
-    )
-    top = 2 ** (bits - 1) - 1
-    return {"min_value": -top - 1, "max_value": top}
 
 
 class RelatedField(IntegerField):
