@@ -23,16 +23,22 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(
-    folder: Path, target: str, log: Path, env: dict[str, str] | None = None
+    folder: Path,
+    target: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    command: tuple[str, ...] = ("serve",),
 ) -> Iterator[str]:
-    """``kettle serve TARGET`` run in ``folder``; yields its base URL and stops
-    it afterwards (its output goes to ``log``)."""
+    """``kettle serve TARGET`` (or another ``command``: ``("run",
+    "--no-reload")``) run in ``folder``; yields its base URL and stops it
+    afterwards (its output goes to ``log``)."""
     port = free_port()
-    environ = {**os.environ, **(env or {})}
-    environ.pop("KETTLE_DATABASE_URL", None)
+    environ = dict(os.environ)
+    environ.pop("KETTLE_DATABASE_URL", None)  # unless ``env`` gives one
+    environ.update(env or {})
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "kettle", "serve", target, "--port", str(port)],
+            [sys.executable, "-m", "kettle", *command, target, "--port", str(port)],
             cwd=folder,
             env=environ,
             stdout=out,

@@ -24,6 +24,7 @@ from kettle.admin import Inline
 from kettle.admin import LogEntry
 from kettle.admin import ModelAdmin
 from kettle.admin import action
+from kettle.admin import display
 from kettle.auth import Group
 from kettle.auth import User
 from kettle.auth import grant
@@ -59,6 +60,9 @@ class AdmBook(Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def short_title(self) -> str:
+        return self.title[:5]
 
 
 class AdmReview(Model):
@@ -159,6 +163,57 @@ def test_dashboard_list_search_sort_filter_and_pages(site, make_client):
     assert rows(client.get("/admin/adm_book/?f.author=nonsense")) == []
     assert client.get("/admin/adm_book/?o=password").status_code == 200  # ignored
     assert client.get("/admin/nothing/").status_code == 404
+
+
+def test_computed_list_columns(tmp_path, make_client):
+    """list_display names methods of the model or the ModelAdmin, described by
+    @display (heading, Yes/No, the column that sorts them)."""
+
+    class ComputedAdmin(ModelAdmin):
+        list_display = ["title", "short_title", "title_length", "printed"]
+        ordering = ["title"]
+
+        def title_length(self, book):
+            return len(book.title)
+
+        @display(description="In the shops?", boolean=True, ordering="-in_print")
+        def printed(self, book):
+            return book.in_print
+
+    app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}")
+    Admin(app).register(AdmBook, ComputedAdmin)
+    db = get_database(app)
+    db.create_all()
+    with db.session() as s:
+        s.add(User(username="boss", password="boss password", is_staff=True, is_superuser=True))
+        author = AdmAuthor(name="Tolkien")
+        s.add_all([AdmBook(title="Silmarillion", author=author, in_print=False), AdmBook(title="Hobbit", author=author)])
+        s.commit()
+    client = make_client(app, follow_redirects=False)
+    log_in(client, "boss")
+    page = client.get("/admin/adm_book/")
+    cells = re.findall(r"<td>(?:<a [^>]*>)?([^<]*)(?:</a>)?</td>", page.text)
+    assert cells == ["Hobbit", "Hobbi", "6", "Yes", "Silmarillion", "Silma", "12", "No"]
+    assert "In the shops?</a>" in page.text  # sortable: a link
+    assert 'id="sort-title_length"' not in page.text and "Title length" in page.text
+    # sorted by its ordering column, in-print first; the reverse when descending
+    assert rows(client.get("/admin/adm_book/?o=printed")) == ["Hobbit", "Silmarillion"]
+    assert rows(client.get("/admin/adm_book/?o=-printed")) == ["Silmarillion", "Hobbit"]
+    assert rows(client.get("/admin/adm_book/?o=title_length")) == ["Hobbit", "Silmarillion"]  # ignored
+
+    admin = Admin(Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 'd.db'}"))
+
+    class BadOrdering(ModelAdmin):
+        list_display = ["loud"]
+
+        @display(ordering="volume")
+        def loud(self, book):
+            return book.title.upper()
+
+    with pytest.raises(ImproperlyConfigured, match="ordering 'volume' is not a column"):
+        admin.register(AdmBook, BadOrdering)
+    with pytest.raises(ImproperlyConfigured, match="no column, relation or method"):
+        admin.register(AdmBook, list_display=["author_name"])
 
 
 @BOTH_DBS
@@ -308,7 +363,7 @@ def test_forms_carry_csrf_tokens(tmp_path):
 def test_bad_options_are_clear_errors(tmp_path):
     app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 'o.db'}")
     admin = Admin(app)
-    with pytest.raises(ImproperlyConfigured, match="no column or relation 'titel'"):
+    with pytest.raises(ImproperlyConfigured, match="no column, relation or method 'titel'"):
         admin.register(AdmBook, list_display=["titel"])
     with pytest.raises(ImproperlyConfigured, match="not a text column"):
         admin.register(AdmBook, search_fields=["in_print"])
@@ -517,7 +572,7 @@ def test_a_blueprint_registers_its_models_in_an_admin_section(tmp_path, make_cli
     section.register(AdmAuthor, search_fields=["name"])
     with pytest.raises(ImproperlyConfigured, match="has an AdminSection already"):
         AdminSection(bp)
-    with pytest.raises(ImproperlyConfigured, match="no column or relation 'nom'"):
+    with pytest.raises(ImproperlyConfigured, match="no column, relation or method 'nom'"):
         section.register(AdmBook, list_display=["nom"])  # checked where it is written
     for n in range(2):  # one blueprint, two apps: each admin manages its models
         app = Kettle(SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{tmp_path / f's{n}.db'}", RATELIMIT_ENABLED=False)

@@ -143,6 +143,24 @@ def test_500_handler_receives_unhandled(app, make_client):
     assert make_client(app).get("/").text == "handled RuntimeError"
 
 
+def test_an_http_exception_handler_gets_only_http_exceptions(app, make_client):
+    from kettle.exceptions import HTTPException
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        return {"status": exc.status_code}, exc.status_code
+
+    @app.get("/boom")
+    def boom():
+        raise ZeroDivisionError
+
+    client = make_client(app, raise_server_exceptions=False)
+    assert client.get("/nowhere").json() == {"status": 404}
+    answer = client.get("/boom")
+    assert answer.status_code == 500
+    assert "status" not in answer.text  # the default 500, not the handler's
+
+
 def test_error_pages_html_for_browsers_json_for_apis(app, make_client):
     client = make_client(app)
     html = client.get(
@@ -443,6 +461,23 @@ def test_config_env_prefix_stripped(monkeypatch):
     app = Kettle(env_file=None)
     assert app.config["GREETING"] == "hi"
     assert app.config["MAX_BODY_SIZE"] == 2048
+
+
+def test_config_env_optional_booleans_and_integers(monkeypatch):
+    """Settings that default to None ("decide for me") are converted like the
+    boolean or integer they take: "false" must not be a true string."""
+    monkeypatch.setenv("KETTLE_SESSION_COOKIE_SECURE", "false")
+    monkeypatch.setenv("KETTLE_TEMPLATES_AUTO_RELOAD", "on")
+    monkeypatch.setenv("KETTLE_MAX_FILE_SIZE", "4096")
+    monkeypatch.setenv("KETTLE_DATABASE_QUERY_STATS", "none")
+    config = Kettle(env_file=None).config
+    assert config["SESSION_COOKIE_SECURE"] is False
+    assert config["TEMPLATES_AUTO_RELOAD"] is True
+    assert config["MAX_FILE_SIZE"] == 4096
+    assert config["DATABASE_QUERY_STATS"] is None
+    monkeypatch.setenv("KETTLE_SESSION_COOKIE_SECURE", "sometimes")
+    with pytest.raises(ValueError, match="KETTLE_SESSION_COOKIE_SECURE"):
+        Kettle(env_file=None)
 
 
 def test_config_bad_env_value(monkeypatch):

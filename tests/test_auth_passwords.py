@@ -538,6 +538,21 @@ def test_validate_password_gathers_every_message() -> None:
     validate_password("1234", validators=[])
 
 
+def test_the_current_apps_validators_are_the_default() -> None:
+    """As Django's: with no validators given, the app's AUTH_PASSWORD_VALIDATORS."""
+    from kettle import Kettle
+
+    app = Kettle(env_file=None, AUTH_PASSWORD_VALIDATORS=[{"name": "MinimumLength", "options": {"min_length": 12}}])
+    with app.app_context():
+        with pytest.raises(PasswordInvalid, match="at least 12 characters"):
+            validate_password("eleven char")
+        validate_password("12345678901234")  # numeric: fine, only the length is checked
+        assert password_help_texts() == ["Your password must contain at least 12 characters."]
+    with Kettle(env_file=None).app_context():  # not set: the defaults
+        with pytest.raises(PasswordInvalid, match="entirely numeric"):
+            validate_password("12345678901234")
+
+
 def test_password_help_texts() -> None:
     assert password_help_texts() == [
         "Your password must not be too similar to your other personal information.",

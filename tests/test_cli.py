@@ -23,6 +23,7 @@ from kettle import cli as kettle_cli
 from kettle.cli import cli
 from kettle.cli import load_app
 from kettle.cli import route_table
+from kettle.logs import logging_config
 
 # -- helpers --------------------------------------------------------------------------
 
@@ -364,7 +365,14 @@ def test_serve_auto_interface_is_wsgi_for_a_sync_app(
         (
             "granian",
             ("app:app", "wsgi"),
-            {"host": "127.0.0.1", "port": 9001, "workers": 3, "threads": 8},
+            {
+                "host": "127.0.0.1",
+                "port": 9001,
+                "workers": 3,
+                "threads": 8,
+                "graceful_timeout": 30,
+                "log_config": logging_config("json"),
+            },
         )
     ]
     assert (
@@ -389,7 +397,17 @@ def test_serve_with_uvicorn(project: Path, stub_servers: list[Any]) -> None:
     result = invoke("serve", "--server", "uvicorn", "--host", "::1", "-w", "2")
     assert result.exit_code == 0, result.output
     assert stub_servers == [
-        ("uvicorn", ("app:app",), {"host": "::1", "port": 8000, "workers": 2})
+        (
+            "uvicorn",
+            ("app:app",),
+            {
+                "host": "::1",
+                "port": 8000,
+                "workers": 2,
+                "graceful_timeout": 30,
+                "log_config": logging_config("json"),
+            },
+        )
     ]
     assert "with uvicorn (asgi, 2 workers) at http://[::1]:8000" in result.output
 

@@ -97,7 +97,11 @@ def test_refused_without_a_token(browser):
 
 
 def test_refused_with_a_wrong_token(browser, site, make_client):
-    for wrong in ("x", browser.token[:-2] + "AA", "A" * 86, browser.token + "A"):
+    token = browser.token
+    # Change one character in the middle, where all six bits count (the last
+    # characters of unpadded base64 carry bits a decoder may ignore).
+    flipped = token[:10] + ("B" if token[10] == "A" else "A") + token[11:]
+    for wrong in ("x", flipped, "A" * 86, token + "A"):
         response = browser.post("/save", data={"csrf_token": wrong})
         assert response.status_code == 403, wrong
         assert "wrong" in response.text
@@ -148,6 +152,25 @@ def test_a_foreign_origin_is_refused_even_without_cookies(site, make_client):
         "/save", json={"a": 1}, headers={"origin": "https://spa.example"}
     )
     assert cross.status_code == 200
+    # So is a bodiless POST carrying a token the page's code set...
+    for scheme in ("Bearer", "Token"):
+        token = client.post(
+            "/save",
+            headers={"origin": "https://spa.example", "authorization": f"{scheme} t"},
+        )
+        assert token.status_code == 200, scheme
+    # ...but not credentials a browser adds by itself, nor anything with cookies.
+    ambient = client.post(
+        "/save",
+        headers={"origin": "https://evil.example", "authorization": "Basic dTpw"},
+    )
+    assert ambient.status_code == 403
+    client.cookies.set("session", "x")
+    with_cookie = client.post(
+        "/save",
+        headers={"origin": "https://evil.example", "authorization": "Bearer t"},
+    )
+    assert with_cookie.status_code == 403
 
 
 def test_trusted_origins(tmp_path, make_client):

@@ -307,6 +307,10 @@ def test_get_and_first_or_404(db_app, make_client):
     r = client.get("/books/99")
     assert r.status_code == 404
     assert "No DbBook with key 99" in r.text
+    for huge in (2**31, 2**63, 10**30):  # more than an INTEGER holds
+        r = client.get(f"/books/{huge}")
+        assert r.status_code == 404, r.text  # PostgreSQL would refuse the query
+        assert f"No DbBook with key {huge}" in r.text
     assert client.get("/by-year/1902").json() == {"title": "Book 002"}
     r = client.get("/by-year/1800")
     assert r.status_code == 404

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import logging
 import os
 import re
 import sys
@@ -1064,7 +1065,8 @@ def test_check_deploy_output_matches_the_docs(
 
 def test_every_example_is_tested() -> None:
     loaded = set(re.findall(r'(?:load|admin_example)\("(\w+)"', Path(__file__).read_text()))
-    on_disk = {p.stem for p in EXAMPLES.glob("*.py")}
+    guides = ("flask_", "django_")  # tested by test_docs_guides.py
+    on_disk = {p.stem for p in EXAMPLES.glob("*.py") if not p.stem.startswith(guides)}
     assert on_disk - loaded == set(), "docs examples without a test"
 
 
@@ -1544,6 +1546,28 @@ def test_admin_example(iface: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert "Odes" not in c.get("/admin/volume/?f.lent=1").text
 
 
+@BOTH
+def test_admin_computed_example(iface: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime
+
+    module, db = admin_example("admin_computed", tmp_path, monkeypatch)
+    now = datetime.datetime.now(datetime.UTC)
+    with db.session() as s:
+        s.add_all(
+            [
+                module.Poll(question="Tea?", opens=now - datetime.timedelta(days=1)),
+                module.Poll(question="Coffee later?", opens=now + datetime.timedelta(days=1)),
+            ]
+        )
+        s.commit()
+    with client(module, iface, follow_redirects=False) as c:
+        c.post("/auth/login", data={"username": "staff", "password": "staff password"})
+        page = c.get("/admin/poll/?o=is_open").text  # sorted by opens
+        cells = re.findall(r"<td>(?:<a [^>]*>)?([^<]*)(?:</a>)?</td>", page)
+        assert cells == ["Tea?", "Yes", "4", "Coffee later?", "No", "13"]
+        assert ">Open?</a>" in page and "Question length" in page
+
+
 def select_volume(module: ModuleType) -> Any:
     from sqlalchemy import select
 
@@ -1579,3 +1603,396 @@ def test_admin_sections_example(iface: str, tmp_path: Path, monkeypatch: pytest.
         playlist = s.scalars(select(module.Playlist)).one()
         assert [(t.title, t.seconds) for t in playlist.tracks] == [("Roadrunner", 245)]
 
+
+
+# -- channels.md -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def channels_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings of the channels examples (read when their app is made)."""
+    monkeypatch.setenv("KETTLE_DATABASE_URL", f"sqlite:///{tmp_path / 'ch.db'}")
+    monkeypatch.setenv("KETTLE_SECRET_KEY", "s" * 40)
+
+
+def _channels_example(module: ModuleType) -> Any:
+    from kettle.auth import User
+    from kettle.auth import hashers
+    from kettle.db import get_database
+
+    hashers.set_test_parameters()
+    get_database(module.app).create_all()
+    with get_database(module.app).session() as s:
+        s.add(User(username="ann", password="a long passphrase", is_staff=True))
+        s.add(User(username="bob", password="another passphrase"))
+        s.commit()
+    return module
+
+
+def test_channels_chat(channels_env: None) -> None:
+    from kettle.db import get_database
+
+    module = _channels_example(load("channels_chat"))
+    with client(module) as ann_client, client(module) as bob_client:
+        with pytest.raises(WebSocketDisconnect) as refused:
+            ann_client.websocket_connect("/rooms/tea")
+        assert refused.value.code == 1008  # nobody logged in
+        for c, name, password in [
+            (ann_client, "ann", "a long passphrase"),
+            (bob_client, "bob", "another passphrase"),
+        ]:
+            login = c.post("/auth/login", data={"username": name, "password": password})
+            assert login.history[0].status_code == 303
+        with ann_client.websocket_connect("/rooms/tea") as ann:
+            assert ann.receive_json() == {"joined": "ann"}
+            with bob_client.websocket_connect("/rooms/tea") as bob:
+                assert bob.receive_json() == {"joined": "bob"}
+                assert ann.receive_json() == {"joined": "bob"}
+                bob.send_json({"text": "hello"})
+                for ws in (ann, bob):
+                    assert ws.receive_json() == {"from": "bob", "text": "hello"}
+                sent = ann_client.post("/rooms/tea/announce", params={"text": "tea!"})
+                assert sent.json() == {"sent": True}
+                assert bob.receive_json() == {"from": "staff", "text": "tea!"}
+                assert ann.receive_json() == {"from": "staff", "text": "tea!"}
+                refused_post = bob_client.post("/rooms/tea/announce?text=x")
+                assert refused_post.status_code == 403
+            assert ann.receive_json() == {"left": "bob"}
+    get_database(module.app).dispose()
+
+
+def test_channels_notifications(channels_env: None) -> None:
+    from kettle.channels import apublish
+    from kettle.channels import get_backend
+    from kettle.db import get_database
+
+    module = _channels_example(load("channels_notifications"))
+    app = module.app
+    with client(module) as c:
+        c.post("/auth/login", data={"username": "ann", "password": "a long passphrase"})
+        cookie = f"session={c.cookies['session']}"
+
+        async def stream(path: str, channel: str, act: Any) -> str:
+            """GET an event stream through raw ASGI until ``act`` is done."""
+            body: list[bytes] = []
+            gone = asyncio.Event()
+
+            async def receive() -> dict[str, Any]:
+                await gone.wait()
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict[str, Any]) -> None:
+                body.append(message.get("body", b""))
+
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "GET",
+                "scheme": "http",
+                "path": path,
+                "raw_path": path.encode(),
+                "root_path": "",
+                "query_string": b"",
+                "headers": [(b"host", b"testserver"), (b"cookie", cookie.encode())],
+                "client": ("127.0.0.1", 4321),
+                "server": ("testserver", 80),
+            }
+            served = asyncio.ensure_future(app(scope, receive, send))
+            backend = get_backend(app)
+            for _ in range(500):
+                if backend.subscribers(channel):
+                    break
+                await asyncio.sleep(0.01)
+            await act()
+            for _ in range(500):
+                if b"data:" in b"".join(body):
+                    break
+                await asyncio.sleep(0.01)
+            gone.set()
+            await asyncio.wait_for(served, 5)
+            assert backend.subscribers(channel) == 0  # ended with the client
+            return b"".join(body).decode()
+
+        async def poke() -> None:  # bob's browser, through the test client
+            poked = await asyncio.to_thread(c.post, "/users/1/poke")
+            assert poked.json() == {"poked": 1}
+
+        text = asyncio.run(stream("/notifications", "user:1", poke))
+        assert 'data: {"kind":"poke","from":"ann"}\n\n' in text
+
+        async def news() -> None:
+            await apublish("news", "kettle 2.0 is out", app=app)
+
+        text = asyncio.run(stream("/feed", "news", news))
+        assert "event: news\ndata: kettle 2.0 is out\n\n" in text
+    get_database(app).dispose()
+
+
+def test_channels_settings(redis_url: str) -> None:
+    import redis
+
+    from kettle import Kettle
+    from kettle.channels import RedisChannels
+    from kettle.channels import apublish
+    from kettle.channels import subscribe
+
+    app = Kettle(
+        settings=load("channels_settings"), env_file=None, CHANNELS_REDIS_URL=redis_url
+    )
+    app.setup()
+    backend = app.extensions["channels"]
+    assert isinstance(backend, RedisChannels)
+    assert (backend.prefix, backend.queue_size) == ("shop:", 100)
+    probe = redis.Redis.from_url(redis_url)
+
+    async def scenario() -> Any:
+        async with subscribe("orders", app=app) as orders:
+            assert probe.pubsub_channels("shop:*") == [b"shop:orders"]
+            await apublish("orders", {"id": 7}, app=app)
+            message = await asyncio.wait_for(anext(orders), 5)
+        await backend.aclose()
+        return message
+
+    assert asyncio.run(scenario()).data == {"id": 7}
+    probe.close()
+
+
+# -- signals.md -------------------------------------------------------------------------
+
+_signals_loaded: dict[str, ModuleType] = {}
+
+
+@BOTH
+def test_signals_example(
+    iface: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kettle.auth import User
+    from kettle.auth import hashers
+    from kettle.db import get_database
+
+    monkeypatch.setattr(hashers, "_hasher", hashers.set_test_parameters())
+    monkeypatch.setenv("KETTLE_SECRET_KEY", "docs-example-key-0123456789abcdef")
+    monkeypatch.setenv("KETTLE_DATABASE_URL", f"sqlite:///{tmp_path / 'signals.db'}")
+    if not _signals_loaded:  # once: its model stays in the shared metadata
+        module = load("signals_app")
+
+        @module.app.get("/fail")
+        def fail() -> None:
+            raise RuntimeError("out of tea")
+
+        _signals_loaded["app"] = module
+    module = _signals_loaded["app"]
+    db = get_database(module.app)
+    db.drop_all()
+    db.create_all()
+    with db.session() as s:
+        s.add(User(username="ann", password="ann's password"))
+        s.commit()
+    with caplog.at_level(logging.INFO, logger="shop.audit"), client(module, iface) as c:
+        assert c.post("/orders?item=tea").json() == {"id": 1}
+        login = {"username": "ann", "password": "wrong"}
+        assert c.post("/auth/login", data=login).status_code == 200
+        login["password"] = "ann's password"
+        logged_in = c.post("/auth/login", data=login, follow_redirects=False)
+        assert logged_in.status_code == 303
+        assert c.get("/fail").status_code == 500
+    audit = [r.getMessage() for r in caplog.records if r.name == "shop.audit"]
+    assert audit == [
+        "order 1 saved: tea",
+        "announced order 1",
+        "POST /orders 200",
+        "refused login for 'ann' (credentials)",
+        "POST /auth/login 200",
+        "login: ann",
+        "POST /auth/login 303",
+        "GET /fail failed: RuntimeError('out of tea')",
+        "GET /fail 500",
+    ]
+    db.dispose()
+    testing = load("signals_testing")
+    testing.test_emptying_the_cart_sends_the_signal()
+
+
+def test_channels_testing() -> None:
+    testing = load("channels_testing")
+    testing.test_live_updates()
+
+
+# -- operations (docs/operations.md) ---------------------------------------------------
+
+
+@BOTH
+def test_operations_app(iface: str, caplog: pytest.LogCaptureFixture) -> None:
+    module = load("operations_app")
+    with caplog.at_level(logging.INFO), client(module, iface) as c:
+        response = c.get("/orders/7", headers={"x-request-id": "req-1"})
+        assert response.json() == {"order": 7}
+        assert response.headers["x-request-id"] == "req-1"
+        health = c.get("/healthz")
+        assert (health.status_code, health.json()) == (
+            200,
+            {"status": "ok", "checks": {"payments": "ok"}},
+        )
+        module.PAYMENTS["reachable"] = False
+        assert c.get("/healthz").status_code == 503
+        assert c.get("/livez").status_code == 200
+        assert c.get("/metrics").status_code == 401
+        token = {"authorization": "Bearer change-me-to-a-long-random-token"}
+        metrics = c.get("/metrics", headers=token).text
+        assert 'route="/orders/{order_id:int}",status="200"} 1.0' in metrics
+    shop = next(r for r in caplog.records if r.name == "shop")
+    access = next(r for r in caplog.records if r.name == "kettle.access")
+    assert access.getMessage() == "GET /orders/7 200"
+    assert access.request_id == "req-1"  # type: ignore[attr-defined]
+    assert shop.getMessage() == "order 7 looked up"
+
+
+def test_operations_logging() -> None:
+    module = load("operations_logging")
+    config = module.LOGGING
+    assert config["root"]["level"] == "INFO"
+    assert config["formatters"]["kettle"]["()"] == "kettle.logs.JSONFormatter"
+    assert config["handlers"]["kettle"]["filters"] == ["kettle_request_id"]
+    assert callable(module.configure)
+
+
+@BOTH
+def test_operations_tracing(iface: str) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
+
+    module = load("operations_tracing")
+    exporter = InMemorySpanExporter()
+    module.provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with client(module, iface) as c:
+        assert c.get("/stock/tea").json() == {"sku": "tea", "count": 3}
+    child, server = exporter.get_finished_spans()
+    assert server.name == "GET /stock/{sku}"
+    assert server.resource.attributes["service.name"] == "shop"
+    assert child.parent is not None
+    assert child.parent.span_id == server.context.span_id
+
+
+# -- tasks.md --------------------------------------------------------------------------
+
+
+def test_tasks_app_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETTLE_TASKS_BACKEND", "immediate")
+    tasks = load("tasks_app")
+    assert tasks.app.tasks.backend_name == "immediate"
+    assert str(tasks.nightly_cleanup.schedule) == "cron '0 3 * * *'"
+    assert tasks.refresh_feeds.schedule.seconds == 300
+    with TestClient(tasks.app) as c:
+        job_id = c.post("/count", params={"text": "three little words"}).json()["job"]
+        assert c.get(f"/jobs/{job_id}").json() == {
+            "status": "succeeded",
+            "result": 3,
+            "error": None,
+        }
+        job_id = c.post("/avatars/7").json()["job"]
+        assert c.get(f"/jobs/{job_id}").json()["result"] == {"user": 7, "attempt": 1}
+        assert c.get("/jobs/nope").json()["status"] == "unknown"
+    assert tasks.word_count("called directly") == 2
+
+
+_tasks_signup: list[ModuleType] = []
+
+
+def test_tasks_signup_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kettle.db import get_database
+
+    monkeypatch.setenv("KETTLE_TASKS_BACKEND", "immediate")
+    monkeypatch.setenv("KETTLE_DATABASE_URL", f"sqlite:///{tmp_path / 'signup.db'}")
+    if not _tasks_signup:  # loaded once: its model stays in the shared metadata
+        _tasks_signup.append(load("tasks_signup"))
+    signup = _tasks_signup[0]
+    db = get_database(signup.app)
+    db.create_all()
+    try:
+        with TestClient(signup.app) as c:
+            body = c.post("/members", params={"email": "ada@example.com"}).json()
+            # a second join with the address taken fails: nothing is sent
+            failed = c.post("/members", params={"email": "ada@example.com"})
+        assert failed.status_code == 409
+        job = signup.app.tasks.result(body["job"])
+        assert job.result() == "ada@example.com"
+        assert job.attempts == 1
+        from sqlalchemy import select
+
+        with db.session() as s:
+            members = s.scalars(select(signup.Member)).all()
+            assert [(m.email, m.welcomed) for m in members] == [("ada@example.com", True)]
+    finally:
+        db.dispose()
+
+
+def test_tasks_testing_example() -> None:
+    testing = load("tasks_testing")
+    testing.test_upload_makes_a_thumbnail()
+    testing.test_a_failing_task_is_a_failed_result()
+
+
+# -- caching (docs/cache.md) ------------------------------------------------------------
+
+
+@BOTH
+def test_cache_example(iface: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETTLE_SECRET_KEY", "docs-example-key-0123456789abcdef")
+    monkeypatch.setenv("KETTLE_CSRF_ENABLED", "false")
+    module = load("cache_app")
+    with client(module, iface) as c:
+        assert c.get("/stats").json() == {"posts": 2, "words": 2}
+        assert c.get("/stats").json() == {"posts": 2, "words": 2}
+        assert module.computed["stats"] == 1
+        first = c.get("/posts", headers={"Accept-Language": "fr"})
+        assert first.headers["x-cache"] == "MISS"
+        again = c.get("/posts", headers={"Accept-Language": "fr"})
+        assert again.headers["x-cache"] == "HIT"
+        assert c.get("/posts/2").json() == {"id": 2, "title": "Tea"}
+        assert c.get("/posts/2").headers["x-cache"] == "HIT"
+        assert "<li>Tea</li>" in c.get("/").text
+        assert c.put("/posts/2", params={"title": "Green tea"}).status_code == 200
+        # every cached copy went stale: pages, the value and the fragment
+        assert c.get("/posts/2").json()["title"] == "Green tea"
+        listed = c.get("/posts", headers={"Accept-Language": "fr"})
+        assert listed.headers["x-cache"] == "MISS"
+        assert listed.json()["posts"][1]["title"] == "Green tea"
+        assert c.get("/stats").json() == {"posts": 2, "words": 3}
+        assert "<li>Green tea</li>" in c.get("/").text
+
+
+def test_cache_settings_example(redis_url: str, tmp_path: Path) -> None:
+    from kettle import Kettle
+    from kettle.cache import get_cache
+    from kettle.cache.database import DatabaseCache
+    from kettle.cache.redis import RedisCache
+
+    settings = load("cache_settings")
+    app = Kettle(env_file=None, settings=settings.Production, CACHE_REDIS_URL=redis_url)
+    app.setup()
+    made = get_cache(app)
+    assert isinstance(made, RedisCache)
+    assert (made.key_prefix, made.default_ttl) == ("shop", 600)
+    made.set("k", "v")
+    assert made.get("k") == "v"
+    made.close()
+    small = Kettle(
+        env_file=None,
+        settings=settings.SmallSite,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'site.db'}",
+    )
+    small.setup()
+    assert isinstance(get_cache(small), DatabaseCache)
+    get_cache(small).set("k", [1])
+    assert get_cache(small).get("k") == [1]
+    small.extensions["db"].dispose()
+
+
+def test_cache_testing_example() -> None:
+    load("cache_testing").test_greeting_expires()

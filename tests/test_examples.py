@@ -1,17 +1,23 @@
-"""The apps in examples/: the hello world and the demo, through ASGI and WSGI."""
+"""The apps in examples/: the hello world and the demo, through ASGI and WSGI;
+and every example served from (a copy of) its folder by ``kettle run`` and
+``kettle serve app:app``, as its README says."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import logging
+import os
+import shutil
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import pytest
 
 from kettle.exceptions import WebSocketDisconnect
 from kettle.testing import TestClient
+from served import serve
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 BOTH = pytest.mark.parametrize("iface", ["asgi", "wsgi"])
@@ -259,3 +265,42 @@ def test_demo_clock(demo: ModuleType, iface: str) -> None:
 
 def test_demo_prefers_asgi(demo: ModuleType) -> None:
     assert demo.app.preferred_interface() == "asgi"  # it has a WebSocket route
+
+
+# -- every example, served from its folder ----------------------------------------------
+
+#: Each example's folder and a page it answers with 200.
+SERVED = {
+    "hello": "/users/7",
+    "demo": "/",
+    "bookshop": "/openapi.json",
+    "blog": "/",
+    "polls": "/polls/",
+    "conduit": "/api/tags",
+}
+
+
+def test_every_example_has_a_readme_and_is_served_here() -> None:
+    folders = {p.name for p in EXAMPLES.iterdir() if (p / "app.py").is_file()}
+    assert folders == set(SERVED)
+    for name in folders:
+        assert (EXAMPLES / name / "README.md").is_file(), name
+
+
+@pytest.mark.parametrize("name", sorted(SERVED))
+def test_each_example_runs_from_its_folder(name: str, tmp_path: Path) -> None:
+    """``kettle run`` and ``kettle serve app:app`` in a copy of the folder, on
+    its embedded defaults (SQLite in its instance folder)."""
+    folder = tmp_path / name
+    shutil.copytree(
+        EXAMPLES / name, folder, ignore=shutil.ignore_patterns("instance", "__pycache__")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KETTLE_")}
+    for instance in ("BLOG_INSTANCE", "POLLS_INSTANCE", "CONDUIT_INSTANCE"):
+        env.pop(instance, None)
+    for command in (("run", "--no-reload"), ("serve",)):
+        log = tmp_path / f"{command[0]}.log"
+        with serve(folder, "app:app", log, env, command) as url:
+            page = httpx.get(url + SERVED[name], follow_redirects=True, timeout=30)
+            assert page.status_code == 200, (command, page.text[:300])
+        assert "Traceback" not in log.read_text(), log.read_text()

@@ -625,6 +625,48 @@ def test_dependency_raising_http_exception(app, make_client):
     assert c.get("/admin", headers={"x-role": "admin"}).text == "ok"
 
 
+def test_a_provider_takes_path_parameters(app, make_client):
+    """A provider reads the route's path parameters (the handler need not
+    take them), from the path and never from the query string."""
+    shelves = {3: "tea", 4: "cups"}
+
+    def current_shelf(shelf_id: int) -> str:
+        if shelf_id not in shelves:
+            raise HTTPException(404, "no such shelf")
+        return shelves[shelf_id]
+
+    def checked(shelf_id: int = Path(ge=1)) -> int:
+        return shelf_id
+
+    @app.get("/shelves/{shelf_id:int}")
+    def shelf(name: Annotated[str, Depends(current_shelf)]):
+        return {"shelf": name}
+
+    @app.get("/both/{shelf_id:int}")
+    def both(shelf_id: int, name: Annotated[str, Depends(current_shelf)]):
+        return {"id": shelf_id, "shelf": name}
+
+    @app.get("/checked/{shelf_id:int}")
+    def by_marker(shelf_id: Annotated[int, Depends(checked)]):
+        return {"id": shelf_id}
+
+    def unrelated() -> int:
+        return 1
+
+    with pytest.raises(ImproperlyConfigured, match="does not take the path"):
+
+        @app.get("/nobody/{shelf_id:int}")
+        def nobody(value: Annotated[int, Depends(unrelated)]):
+            return value
+
+    c = make_client(app)
+    assert c.get("/shelves/3").json() == {"shelf": "tea"}
+    assert c.get("/shelves/9").status_code == 404
+    assert c.get("/both/4?shelf_id=3").json() == {"id": 4, "shelf": "cups"}
+    assert c.get("/checked/2").json() == {"id": 2}
+    assert c.get("/checked/0").status_code == 422
+
+
 def test_injectables(app, make_client):
     class Session:
         pass

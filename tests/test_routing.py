@@ -296,6 +296,19 @@ def test_url_for_errors(app):
         url_for("user", id=1)
 
 
+def test_redirect_refuses_values_it_would_drop(app):
+    from kettle import redirect
+
+    app.get("/u/{id:int}", name="user")(lambda id: "x")
+    with app.app_context():
+        assert redirect("user", id=3).headers["location"] == "/u/3"
+        assert redirect("/login?next=/").headers["location"] == "/login?next=/"
+        with pytest.raises(LookupError, match="is a URL, not a route's name"):
+            redirect("/login", id=1)
+        with pytest.raises(LookupError, match="no route named 'usr'"):
+            redirect("usr", id=1)
+
+
 def test_url_for_quotes_values(app):
     app.get("/s/{name}", name="s")(lambda name: name)
     app.get("/p/{rest:path}", name="p")(lambda rest: rest)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from typing import Any
 
 from .context import request_var
+from .csrf import exempt as csrf_exempt
+from .csrf import websocket_origin_error
 from .errors import logger
 from .exceptions import HTTPException
 from .exceptions import WebSocketDisconnect
@@ -13,6 +16,7 @@ from .requests import CSP_NONCE_KEY
 from .requests import ClientDisconnect
 from .requests import Request
 from .routing import Mount
+from .sessions import preload_async
 from .types import Receive
 from .types import Scope
 from .types import Send
@@ -70,6 +74,21 @@ async def handle_http(app: Kettle, scope: Scope, receive: Receive, send: Send) -
         raise request.error
 
 
+def _refused_origin(app: Kettle, websocket: Any, handler: Any) -> str | None:
+    """Why the CSRF checks refuse this handshake's ``Origin``, or None."""
+    checks = app._csrf
+    if checks is None or not checks.enabled or csrf_exempt(handler):
+        return None
+    return websocket_origin_error(websocket, checks)
+
+
+async def _refuse(receive: Receive, send: Send, code: int, reason: str) -> None:
+    """Close a WebSocket before accepting it (the server answers the
+    handshake with 403)."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
 async def handle_websocket(
     app: Kettle, scope: Scope, receive: Receive, send: Send
 ) -> None:
@@ -78,12 +97,11 @@ async def handle_websocket(
     from .websockets import WebSocketState
 
     websocket = WebSocket(app, scope, receive, send)
+    for hook in app._ws_request:  # the proxy's client, scheme and host
+        hook(websocket)  # type: ignore[arg-type]
     gate = app._host_gate
     if gate is not None and not gate.allows(websocket):
-        await receive()  # websocket.connect
-        await send(
-            {"type": "websocket.close", "code": 1008, "reason": "Invalid Host header"}
-        )
+        await _refuse(receive, send, 1008, "Invalid Host header")
         return
     route, found = app.router.match("WEBSOCKET", websocket.path)
     if route is None:
@@ -93,20 +111,20 @@ async def handle_websocket(
             child["root_path"] = scope.get("root_path", "") + mount.path
             await mount.app(child, receive, send)
             return
-        await receive()  # websocket.connect
-        await send(
-            {
-                "type": "websocket.close",
-                "code": 1000,
-                "reason": "No such WebSocket route",
-            }
-        )
+        await _refuse(receive, send, 1000, "No such WebSocket route")
         return
     websocket.route = route
     websocket.path_params = found  # type: ignore[assignment]
+    refused = _refused_origin(app, websocket, route.handler.func)
+    if refused is not None:  # another site's page, with the user's cookies
+        await _refuse(receive, send, 1008, refused[:120])
+        return
     plan = route.handler
     token = request_var.set(websocket)
     try:
+        if app._server_sessions is not None:
+            # read off the event loop, as for HTTP requests
+            await preload_async(websocket, app._server_sessions)
         await plan.call_async(websocket)
     except WebSocketDisconnect:
         pass

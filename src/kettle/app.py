@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 import threading
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from .security import HostGate
     from .security import SecurityHeaders
     from .sessions import ServerSessions
+    from .tasks import Tasks
     from .testing import TestClient
     from .types import ASGIApp
     from .types import Receive
@@ -120,11 +122,10 @@ async def _call_lifespan_hook(func: Callable[[], Any]) -> None:
 def _csrf_exempt(pipeline: Pipeline) -> bool:
     """Whether a route's handler, the function it wraps, or its view class is
     :func:`~kettle.csrf.csrf_exempt`."""
-    func = pipeline.plan.func
-    candidates = [func, getattr(func, "__wrapped__", None)]
-    if pipeline.view is not None:
-        candidates.append(pipeline.view[0])
-    return any(c is not None and csrf.exempt(c) for c in candidates)
+    view = pipeline.view
+    return csrf.exempt(pipeline.plan.func) or (
+        view is not None and csrf.exempt(view[0])
+    )
 
 
 def _default_name(endpoint: Any, path: str) -> str:
@@ -237,10 +238,15 @@ class Kettle(Scaffold):
         self._mw_request: tuple[
             tuple[int, Callable[[Request], Response | None]], ...
         ] = ()
+        # The middleware that also see WebSocket handshakes (the proxy headers).
+        self._ws_request: tuple[Callable[[Request], Response | None], ...] = ()
         self._mw_response: tuple[Callable[[Request, Response], Response], ...] = ()
         self._asgi_stack: ASGIApp = self._build_and_call
         self._has_asgi_middleware = False
         self._has_teardown = False
+        #: Functions ``end(request)`` called inline when each request ends, before
+        #: its teardown hooks (the access log, metrics and tracing observers).
+        self._request_end: list[Callable[[Request], None]] = []
         self._wsgi = functools.partial(_wsgi.handle, self)
         self._direct_http = False
         self._cookie_secure = False
@@ -435,6 +441,7 @@ class Kettle(Scaffold):
             raise ImproperlyConfigured(
                 f"url_prefix {prefix!r} must start with '/' and not end with '/'"
             )
+        blueprint.register_tasks(self)  # @bp.task functions (none: nothing done)
         self.blueprints[name] = blueprint
         self._scoped[name] = blueprint
         for kind, path, endpoint, methods, route_name, options in blueprint.deferred:
@@ -477,6 +484,21 @@ class Kettle(Scaffold):
         self.shutdown_funcs.append(func)
         return func
 
+    def task(self, func: Any = None, /, **options: Any) -> Any:
+        """Make a function a background task: ``@app.task`` or
+        ``@app.task(retries=3, ...)`` (see :meth:`kettle.tasks.Tasks.task`)."""
+        from .tasks import get_tasks
+
+        return get_tasks(self).task(func, **options)
+
+    @property
+    def tasks(self) -> Tasks:
+        """The app's :class:`kettle.tasks.Tasks`: its tasks, backend and
+        results (``app.tasks.result(job_id)``)."""
+        from .tasks import get_tasks
+
+        return get_tasks(self)
+
     # -- start-up -------------------------------------------------------------------
 
     def setup(self) -> None:
@@ -503,10 +525,23 @@ class Kettle(Scaffold):
 
             made = backend(self)  # a wrong backend fails here, at start-up
             self._server_sessions = made if made.server_side else None  # type: ignore[assignment]
+        if (cfg.get("CHANNELS_BACKEND") or "memory") != "memory":
+            from .channels import get_backend
+
+            get_backend(self)  # a wrong setting fails here, at start-up
+        if "kettle.cache" in sys.modules or (
+            (cfg.get("CACHE_BACKEND") or "memory") != "memory"
+        ):
+            from . import cache
+
+            cache.setup(self)  # the cache is made now: a wrong setting fails here
         if cfg["OPENAPI_URL"]:
             from .openapi import install
 
             install(self)
+        from .operations import install as install_operations
+
+        install_operations(self)  # each setting's module imported only when set
         if cfg.get("STATIC_URL"):
             from . import static
 
@@ -530,6 +565,11 @@ class Kettle(Scaffold):
                 and pipeline in self._unsafe
                 and not _csrf_exempt(pipeline)
             )
+            if getattr(pipeline.plan.func, "kettle_no_hooks", False):
+                # Kettle's probes (/healthz): answered whatever the Host, so
+                # no hook of the app sees them.
+                pipeline.finalize([], [], [])
+                continue
             bp = self._scoped.get(pipeline.blueprint) if pipeline.blueprint else None
             before = list(app_scope.before_request_funcs)
             after: list[Any] = []
@@ -551,8 +591,10 @@ class Kettle(Scaffold):
             self._fallback = fallback
         self._cookie_secure = bool(cfg["COOKIE_SECURE"])
         self._security = SecurityHeaders.from_config(cfg)  # wrong values fail here
-        self._has_teardown = bool(self.teardown_request_funcs) or any(
-            p.teardown for p in self._pipelines
+        self._has_teardown = (
+            bool(self.teardown_request_funcs)
+            or bool(self._request_end)
+            or any(p.teardown for p in self._pipelines)
         )
         self._app_teardown = tuple(
             (h, is_async(h)) for h in reversed(self.teardown_request_funcs)
@@ -566,6 +608,11 @@ class Kettle(Scaffold):
         # PERF: only overridden hooks are called per request.
         chain = tuple(reversed(self._http_middleware))
         self._mw_chain = chain
+        self._ws_request = tuple(
+            m.process_request
+            for m in chain
+            if getattr(m, "applies_to_websockets", False)
+        )
         self._mw_request = tuple(
             (i, m.process_request)
             for i, m in enumerate(chain)
@@ -577,8 +624,16 @@ class Kettle(Scaffold):
         )
         # The Host check runs after the middleware, which may change the host.
         gate = HostGate.from_config(cfg)
+        if gate is not None and "health" in self.extensions:
+            # Load balancers probe by IP address, over plain HTTP.
+            gate.exempt_paths = self.extensions["health"].paths
         self._host_gate = gate
         self._hosts_seen = None if gate is None else gate.fast_path
+        # The request signals, if the program imported kettle.signals (PERF: else
+        # nothing of them is on the request path).
+        signals = sys.modules.get("kettle.signals")
+        if signals is not None:
+            signals._install_request_signals(self)
 
     async def startup(self) -> None:
         """Run the start-up hooks, then enter the ``lifespan`` context."""
@@ -684,6 +739,17 @@ class Kettle(Scaffold):
                     return handlers[cls]
         return None
 
+    def _status_handler(
+        self, code: int, blueprint: str | None
+    ) -> Callable[..., Any] | None:
+        """The handler registered for the status ``code`` (blueprint's first)."""
+        scopes = [self._scoped[blueprint], self] if blueprint else [self]
+        for scope in scopes:
+            handler = scope.error_handlers.get(code)
+            if handler is not None:
+                return handler
+        return None
+
     def _default_error(self, request: Request, exc: Exception) -> Response | None:
         if isinstance(exc, HTTPException):
             return error_response(request, exc.status_code, exc.detail, exc.headers)
@@ -711,7 +777,9 @@ class Kettle(Scaffold):
         response = self._default_error(request, exc)
         if response is not None:
             return response
-        handler = self._find_error_handler(HTTPException(500), blueprint)
+        # Only a handler of the 500 status gets a non-HTTP exception: one for the
+        # HTTPException class expects an HTTPException.
+        handler = self._status_handler(500, blueprint)
         if handler is None:
             return self._internal_error(request, exc)
         # A 500 handler answers it, but the error is still logged and reported.
@@ -824,6 +892,20 @@ class Kettle(Scaffold):
         except Exception as exc:  # a middleware or a cookie failed: still answer
             response = self._internal_error(request, exc)
         return response
+
+    def _through_middleware(self, request: Request, response: Response) -> Response:
+        """Pass an answer made before the middleware saw the request (a
+        ``request_started`` receiver failed) through them, as the handler's
+        answer would: their request hooks (one may answer instead), then their
+        response hooks."""
+        for position, process in self._mw_request:
+            try:
+                early = process(request)
+            except Exception as exc:  # as in dispatch: every response hook runs
+                return self._finish(request, self._internal_error(request, exc))
+            if early is not None:
+                return self._finish(request, early, self._mw_early[position])
+        return self._finish(request, response)
 
     async def _finish_async(self, request: Request, response: Response) -> Response:
         """:meth:`_finish` for a request with a server-side session under ASGI:
@@ -979,6 +1061,8 @@ class Kettle(Scaffold):
 
     async def teardown_async(self, request: Request) -> None:
         """Run teardown hooks and release the request's uploads."""
+        for end in self._request_end:
+            end(request)
         error = request.error
         for hook, hook_async in self._teardown_hooks(request):
             try:
@@ -990,6 +1074,8 @@ class Kettle(Scaffold):
 
     def teardown_sync(self, request: Request) -> None:
         """Sync :meth:`teardown_async`, for WSGI."""
+        for end in self._request_end:
+            end(request)
         error = request.error
         for hook, hook_async in self._teardown_hooks(request):
             try:

@@ -5,13 +5,26 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from typing import Any
+from typing import ParamSpec
+from typing import TypeVar
+from typing import Unpack
+from typing import overload
 
 from .scaffold import RouteInfo
 from .scaffold import Scaffold
 from .scaffold import caller_folder
 
+if TYPE_CHECKING:
+    from .app import Kettle
+    from .tasks import BlueprintTask
+    from .tasks import TaskOptions
+
 __all__ = ("Blueprint",)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Blueprint(Scaffold):
@@ -78,6 +91,9 @@ class Blueprint(Scaffold):
                 dict[str, Any],
             ]
         ] = []
+        #: The tasks declared with :meth:`task`, added to each app the
+        #: blueprint is registered on.
+        self.deferred_tasks: list[BlueprintTask[Any, Any]] = []
 
     def add_route(
         self,
@@ -103,6 +119,50 @@ class Blueprint(Scaffold):
         self, path: str, endpoint: Callable[..., Any], name: str | None = None
     ) -> None:
         self.deferred.append(("websocket", path, endpoint, None, name, {}))
+
+    @overload
+    def task(self, func: Callable[P, R], /) -> BlueprintTask[P, R]: ...
+
+    @overload
+    def task(
+        self, func: None = None, /, **options: Unpack[TaskOptions]
+    ) -> Callable[[Callable[P, R]], BlueprintTask[P, R]]: ...
+
+    def task(self, func: Any = None, /, **options: Unpack[TaskOptions]) -> Any:
+        """Make a function a background task of the blueprint: ``@bp.task`` or
+        ``@bp.task(retries=3, ...)``, with the options of
+        :meth:`kettle.tasks.Tasks.task` (checked here). Each app the blueprint
+        is registered on gets the task, named as ``@app.task`` would name it.
+
+        Returns:
+            A :class:`kettle.tasks.BlueprintTask`: call it to call the function,
+            ``.enqueue(...)`` to send a job through the app of the context.
+        """
+        from .tasks import BlueprintTask
+
+        def decorate(fn: Callable[..., Any]) -> BlueprintTask[Any, Any]:
+            made: BlueprintTask[Any, Any] = BlueprintTask(self, fn, dict(options))
+            self.deferred_tasks.append(made)
+            return made
+
+        if func is not None:
+            return decorate(func)
+        return decorate
+
+    def register_tasks(self, app: Kettle) -> None:
+        """Add the blueprint's tasks to ``app`` (for
+        :meth:`~kettle.Kettle.register_blueprint`; the app's tasks also pick
+        them up on first use).
+
+        Raises:
+            ImproperlyConfigured: A task of the app has the name of one of them.
+        """
+        if self.deferred_tasks:
+            from .tasks import get_tasks
+
+            tasks = get_tasks(app)
+            for deferred in self.deferred_tasks:
+                deferred.register(tasks)
 
     def __repr__(self) -> str:
         return f"<Blueprint {self.name!r}>"

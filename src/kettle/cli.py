@@ -211,11 +211,14 @@ def _serve_granian(
     threads: int | None = None,
     reload: bool = False,
     log_access: bool = False,
+    graceful_timeout: int | None = None,
+    log_config: dict[str, Any] | None = None,
 ) -> None:
     import multiprocessing
 
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.log import LOGGING_CONFIG
     from watchfiles import PythonFilter
 
     # The app is already imported here (to check it); workers must import it afresh,
@@ -233,6 +236,9 @@ def _serve_granian(
         reload_paths=[Path.cwd()],
         reload_filter=PythonFilter,  # like uvicorn: not on logs, databases...
         reload_ignore_worker_failure=reload,
+        # A stopping worker finishes its requests, then is killed after this long.
+        workers_kill_timeout=graceful_timeout,
+        log_dictconfig=_merge_log_config(LOGGING_CONFIG, log_config),
     )
     if interface == "asgi":  # hooks run in the ASGI lifespan
         server.serve(target_loader=_granian_asgi_loader)
@@ -245,20 +251,62 @@ def _serve_granian(
     server.serve(spawn_target=worker, target_loader=_granian_wsgi_loader)
 
 
-def _serve_uvicorn(
-    import_string: str, *, host: str, port: int, workers: int = 1, reload: bool = False
-) -> None:
-    import uvicorn
+def _merge_log_config(
+    server: dict[str, Any], ours: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The server's logging config with Kettle's (:func:`kettle.logs.logging_config`)
+    added: the server's loggers keep their own handlers; the root and
+    ``kettle.access`` loggers get Kettle's."""
+    if ours is None:
+        return None
+    import copy
 
-    uvicorn.run(
-        import_string,
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        reload_dirs=[os.getcwd()] if reload else None,
-        lifespan="on",
-    )
+    merged = copy.deepcopy(server)
+    for key in ("filters", "formatters", "handlers", "loggers"):
+        merged.setdefault(key, {}).update(ours.get(key, {}))
+    merged["root"] = ours["root"]
+    merged["disable_existing_loggers"] = False
+    return merged
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def _serve_uvicorn(
+    import_string: str,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    reload: bool = False,
+    graceful_timeout: int | None = None,
+    log_config: dict[str, Any] | None = None,
+) -> None:
+    import signal
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    # NOTE: uvicorn raises the signal that stopped it again once it has stopped;
+    # exit with 0 then, as granian does, rather than be killed by SIGTERM.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    merged = _merge_log_config(LOGGING_CONFIG, log_config)
+    try:
+        uvicorn.run(
+            import_string,
+            host=host,
+            port=port,
+            workers=workers,
+            reload=reload,
+            reload_dirs=[os.getcwd()] if reload else None,
+            lifespan="on",
+            timeout_graceful_shutdown=graceful_timeout,
+            access_log=merged is None,  # Kettle's replaces uvicorn's
+            log_config=merged if merged is not None else LOGGING_CONFIG,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _announce(
@@ -319,6 +367,36 @@ def _address_options(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Address to listen on (0.0.0.0 for every interface).",
     )(func)
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="A package layout: settings, blueprints, models, migrations, templates, "
+    "static files and tests.",
+)
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Where to make the project's folder.",
+)
+def new(name: str, full: bool, directory: str) -> None:
+    """Make a new project in the folder NAME: one file (app.py and its tests),
+    or with --full a package layout. Then: cd NAME && kettle run."""
+    from .project import ProjectError
+    from .project import create_project
+
+    try:
+        root = create_project(name, directory, full=full)
+    except ProjectError as exc:
+        raise click.ClickException(str(exc)) from None
+    kind = "project" if full else "one-file app"
+    click.echo(f"Made the {kind} {name} in {root}.")
+    click.echo(f"Next: cd {root} && kettle run  (tests: pytest)")
 
 
 @cli.command()
@@ -384,6 +462,27 @@ def run(
     default=None,
     help="Threads per worker for the WSGI interface (default: granian's).",
 )
+@click.option(
+    "--graceful-timeout",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Seconds a stopping worker has to finish its requests before it is killed.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="Log each request on the kettle.access logger  [default: on, unless the "
+    "ACCESS_LOG setting is False]",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "logfmt", "none"]),
+    default="json",
+    show_default=True,
+    help="Logs to stderr as JSON lines or key=value pairs, each with the request's "
+    "ID; none: leave logging to the app.",
+)
 def serve(
     target: str | None,
     host: str,
@@ -392,10 +491,22 @@ def serve(
     interface: Literal["auto", "asgi", "wsgi"],
     server: ServerName,
     threads: int | None,
+    graceful_timeout: int,
+    access_log: bool | None,
+    log_format: Literal["json", "logfmt", "none"],
 ) -> None:
-    """Serve the app in production: worker processes, debug off."""
+    """Serve the app in production: worker processes, debug off.
+
+    On SIGTERM or SIGINT, the server stops accepting connections, lets the
+    requests in progress finish (for up to --graceful-timeout seconds), runs the
+    app's shutdown hooks and exits with status 0.
+    """
+    from .operations import worker_warning
+
     os.environ["KETTLE_DEBUG"] = "0"  # read by Kettle() when the app is created
     app, import_string = load_app(target)
+    if access_log is None:
+        access_log = app.config.get_flag("ACCESS_LOG") is not False
     chosen: Interface
     if interface == "auto":
         chosen = "asgi" if server == "uvicorn" else app.preferred_interface()
@@ -414,21 +525,87 @@ def serve(
             "show tracebacks to clients",
             err=True,
         )
+    warning = worker_warning(app.config, workers)
+    if warning is not None:
+        click.echo(warning, err=True)
     details = [_plural(workers, "worker")]
     if threads is not None:
         details.append(_plural(threads, "thread"))
     _announce(import_string, server, chosen, host, port, details)
-    if server == "uvicorn":
-        _serve_uvicorn(import_string, host=host, port=port, workers=workers)
-    else:
-        _serve_granian(
-            import_string,
-            chosen,
-            host=host,
-            port=port,
-            workers=workers,
-            threads=threads,
+    log_config = None
+    if log_format != "none":
+        from .logs import logging_config
+
+        log_config = logging_config(log_format)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "graceful_timeout": graceful_timeout,
+        "log_config": log_config,
+    }
+    with contextlib.ExitStack() as stack:
+        # Read by the app in each worker; restored when the server stops. The
+        # app loaded here is the one uvicorn serves with one worker: set it too.
+        stack.enter_context(_environ("KETTLE_ACCESS_LOG", "1" if access_log else "0"))
+        app.config["ACCESS_LOG"] = access_log
+        if app.config.get("METRICS_URL") and workers > 1:
+            from .metrics import multiprocess_dir
+
+            stack.enter_context(multiprocess_dir())  # workers count in shared files
+        if server == "uvicorn":
+            _serve_uvicorn(import_string, **options)
+        else:
+            _serve_granian(import_string, chosen, threads=threads, **options)
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """Set the environment variable ``name`` inside, as it was afterwards."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+@cli.command()
+@_app_argument
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes.",
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads per process (each runs one job at a time).",
+)
+@click.option("--queues", default=None, help="Only these queues (comma-separated).")
+def worker(
+    target: str | None, processes: int, threads: int, queues: str | None
+) -> None:
+    """Run the app's background tasks (TASKS_BACKEND = 'dramatiq') and periodic
+    tasks until SIGTERM or SIGINT."""
+    app, import_string = load_app(target)
+    from .tasks.worker import run_worker
+
+    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+    try:
+        code = run_worker(
+            app, import_string, processes=processes, threads=threads, queues=names
         )
+    except ImproperlyConfigured as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
 
 
 def _qualified_name(obj: Any) -> str:
@@ -496,16 +673,29 @@ def routes(target: str | None) -> None:
     is_flag=True,
     help="Also check the settings a production deployment needs.",
 )
-def check(target: str | None, deploy: bool) -> None:
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The worker processes the app is served with (default: WEB_CONCURRENCY "
+    "or 1); with more than one, --deploy reports settings that keep state per "
+    "process.",
+)
+def check(target: str | None, deploy: bool, workers: int | None) -> None:
     """Check the app's settings (with --deploy: for production).
 
     Prints one line per issue, with its id and how to fix it, and exits with
     status 1 when there is any.
     """
+    from .operations import WORKERS_ENV
     from .security import check_app
 
     app, _ = load_app(target)
-    issues = check_app(app, deploy=deploy)
+    with contextlib.ExitStack() as stack:
+        if workers is not None:  # read by the per-process check
+            stack.enter_context(_environ(WORKERS_ENV, str(workers)))
+        issues = check_app(app, deploy=deploy)
     if not issues:
         click.echo("No issues found.")
         return

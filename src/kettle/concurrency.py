@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import sys
 import threading
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
@@ -115,6 +116,10 @@ class _LoopHolder:
         self.loop = loop
 
     def __del__(self) -> None:
+        # At interpreter exit the selectors module may be torn down already:
+        # the process is ending, and its sockets with it.
+        if sys.is_finalizing():
+            return
         if not self.loop.is_closed() and not self.loop.is_running():
             self.loop.close()
 

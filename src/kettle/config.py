@@ -94,6 +94,37 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_BACKEND": "memory",
     "RATELIMIT_REDIS_URL": None,
     "RATELIMIT_FAIL_OPEN": True,
+    # Caching (kettle.cache): "memory", "redis", "database" or "dummy".
+    "CACHE_BACKEND": "memory",
+    "CACHE_TTL": 300.0,  # seconds; None (KETTLE_CACHE_TTL=none): no expiry
+    "CACHE_KEY_PREFIX": "kettle:cache",
+    "CACHE_VERSION": 1,
+    "CACHE_MAX_ENTRIES": 10_000,  # memory
+    "CACHE_REDIS_URL": None,  # redis; None: REDIS_URL
+    "CACHE_FAIL_OPEN": True,  # redis
+    "CACHE_TABLE": "kettle_cache",  # database
+    # Background tasks (kettle.tasks): "immediate", "in-process" or "dramatiq".
+    "TASKS_BACKEND": "in-process",
+    "TASKS_REDIS_URL": None,
+    "TASKS_RETRIES": 0,
+    "TASKS_BACKOFF": 1.0,
+    "TASKS_BACKOFF_MAX": 3600.0,
+    "TASKS_RESULT_TTL": 24 * 3600,
+    "TASKS_THREADS": 4,
+    "TASKS_SHUTDOWN_TIMEOUT": 600,
+    # Realtime channels (kettle.channels): "memory" or "redis".
+    "CHANNELS_BACKEND": "memory",
+    "CHANNELS_REDIS_URL": None,
+    "CHANNELS_PREFIX": None,  # None: "kettle:<db>:", the URL's database number
+    "CHANNELS_QUEUE_SIZE": 100,  # messages a subscriber may fall behind
+    # Operations (kettle.operations): access log, health, metrics, tracing.
+    "ACCESS_LOG": None,  # None: off, but kettle serve turns it on
+    "HEALTH_URL": "/healthz",
+    "LIVENESS_URL": None,
+    "HEALTH_TIMEOUT": 2.0,
+    "METRICS_URL": None,
+    "METRICS_TOKEN": None,
+    "TRACING": False,
     "STATIC_URL": "/static",
     "STATIC_FOLDER": "static",
     "OPENAPI_URL": "/openapi.json",
@@ -125,9 +156,36 @@ DEFAULTS: dict[str, Any] = {
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
+#: Settings whose default is None ("decide for me") but which take a boolean or
+#: an integer when set: from the environment they are converted like one, and
+#: ``none`` (or nothing) keeps the default.
+_OPTIONAL_TYPES: dict[str, type] = {
+    "SESSION_COOKIE_SECURE": bool,
+    "TEMPLATES_AUTO_RELOAD": bool,
+    "DATABASE_STRICT_LOADING": bool,
+    "DATABASE_QUERY_STATS": bool,
+    "ACCESS_LOG": bool,
+    "MAX_FILE_SIZE": int,
+    "DATABASE_QUERY_BUDGET": int,
+}
 
-def _coerce(key: str, value: str, current: Any) -> Any:
-    """Convert an environment string to the type of the setting's current value."""
+
+#: Settings with a default that also take None (``none`` or an empty value in
+#: the environment).
+_NULLABLE = frozenset({"CACHE_TTL"})
+
+
+def _coerce(key: str, value: str, current: Any, name: str = "") -> Any:
+    """Convert an environment string (variable ``key``, setting ``name``) to the
+    type of the setting's current value."""
+    if name in _NULLABLE and value.strip().lower() in ("", "none"):
+        return None
+    if current is None:
+        kind = _OPTIONAL_TYPES.get(name)
+        if kind is not None:
+            if value.strip().lower() in ("", "none"):
+                return None
+            current = kind()
     if isinstance(current, bool):
         lowered = value.strip().lower()
         if lowered in _TRUE:
@@ -217,7 +275,7 @@ class Config(dict[str, Any]):
         for key, value in source.items():
             if key.startswith(prefix) and len(key) > len(prefix):
                 name = key[len(prefix) :]
-                self[name] = _coerce(key, value, self.get(name))
+                self[name] = _coerce(key, value, self.get(name), name)
 
     @overload
     def get_int(self, key: str, *, optional: Literal[False] = False) -> int: ...
@@ -242,6 +300,22 @@ class Config(dict[str, Any]):
                 f"setting {key} must be {allowed}, not {value!r}"
             )
         return value
+
+    def get_flag(self, key: str) -> bool | None:
+        """Read ``key`` as True, False or None (not set), from a bool or a
+        string (``"1"``, ``"off"``..., as :meth:`from_env` reads booleans).
+
+        Raises:
+            ImproperlyConfigured: The value is neither.
+        """
+        value = self.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in _TRUE or lowered in _FALSE:
+                return lowered in _TRUE
+        raise ImproperlyConfigured(f"{key} must be True or False, not {value!r}")
 
     def get_namespace(self, namespace: str, lowercase: bool = True) -> dict[str, Any]:
         """Settings starting with ``namespace`` (``"MAIL_"``), without the prefix."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from markupsafe import Markup
 
     from .app import Kettle
+    from .requests import HTTPConnection
     from .requests import Request
 
 __all__ = ("CSRFError", "csrf_exempt", "csrf_input", "csrf_token")
@@ -54,6 +56,8 @@ SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 _SESSION_KEY = "_csrf"  # where the session keeps the secret
 _SECRET_BYTES = 32
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: A WebSocket's scheme, as the scheme of the site its page came from.
+_SITE_SCHEMES = {"ws": "http", "wss": "https"}
 
 
 class CSRFError(HTTPException):
@@ -126,6 +130,23 @@ def csrf_input() -> Markup:
     return Markup(html)  # noqa: S704 - name and value are escaped
 
 
+#: A token as :func:`csrf_token` writes it: 64 bytes in unpadded base64url.
+_TOKEN_TEXT = re.compile(r"(?<![\w-])[\w-]{86}(?![\w-])", re.ASCII)
+
+
+def holds_token(conn: HTTPConnection, text: str) -> bool:
+    """Whether ``text`` (rendered HTML) holds a valid token of ``conn``'s
+    session: such text must not be cached for other visitors."""
+    session = conn._session  # a token was made: the session is open
+    if session is None:
+        return False
+    stored = session.get(_SESSION_KEY)
+    secret = _decode(stored) if isinstance(stored, str) else None
+    if not secret:
+        return False
+    return any(_valid(found, secret) for found in _TOKEN_TEXT.findall(text))
+
+
 def _valid(token: str, secret: bytes) -> bool:
     raw = _decode(token)
     if raw is None or len(raw) != 2 * _SECRET_BYTES:
@@ -152,10 +173,11 @@ class Checks:
         self.environ_key = _environ_key(self.header)
 
     def origin_error(
-        self, request: Request, origin: str | None, referer: str | None
+        self, request: HTTPConnection, origin: str | None, referer: str | None
     ) -> str | None:
         """Why the request's origin (its ``Origin``, or its ``Referer``'s) is
-        refused, or None."""
+        refused, or None. A WebSocket's own origin is its site's (``wss`` is
+        ``https``)."""
         if origin is None:
             if not referer:
                 return None
@@ -166,7 +188,8 @@ class Checks:
             what = "the Referer's origin"
         else:
             what = "the Origin"
-        own = _normal(f"{request.scheme}://{request.host}")
+        scheme = _SITE_SCHEMES.get(request.scheme, request.scheme)
+        own = _normal(f"{scheme}://{request.host}")
         seen = _normal(origin.rstrip("/"))
         if seen == own or seen in self.trusted:
             return None
@@ -218,13 +241,19 @@ def _simple(ctype: str | None) -> bool:
     return not kind or kind in _FORM_TYPES or kind == "text/plain"
 
 
+#: The request headers the checks read (and the token's, added per app).
+_ASGI_NAMES: dict[bytes, str | None] = dict.fromkeys(
+    (b"cookie", b"content-type", b"origin", b"referer", b"authorization")
+)
+
+
 def check_headers(request: Request, checks: Checks) -> bool:
     """The checks a request's headers settle (raising :class:`CSRFError`);
     True when the token is still to be read from the form body
     (:func:`check_form` or :func:`check_form_async`).
 
     PERF: on every unsafe request; the headers are read in one pass."""
-    cookie = ctype = origin = referer = token = None
+    cookie = ctype = origin = referer = token = authorization = None
     environ = request.environ
     if environ is not None:
         if environ.get("kettle.skip_csrf"):
@@ -234,23 +263,25 @@ def check_headers(request: Request, checks: Checks) -> bool:
         origin = environ.get("HTTP_ORIGIN")
         referer = environ.get("HTTP_REFERER")
         token = environ.get(checks.environ_key)
+        authorization = environ.get("HTTP_AUTHORIZATION")
     else:
         scope = request.scope
         if scope is not None and scope.get("kettle.skip_csrf"):
             return False
-        wanted = checks.header_bytes
+        found = _ASGI_NAMES.copy()
+        found[checks.header_bytes] = None
         for name, value in request.raw_headers:
-            if name == b"cookie":
-                cookie = value.decode("latin-1")
-            elif name == b"content-type":
-                ctype = value.decode("latin-1")
-            elif name == b"origin":
-                origin = value.decode("latin-1")
-            elif name == b"referer":
-                referer = value.decode("latin-1")
-            elif name == wanted:
-                token = value.decode("latin-1")
-    if (origin is not None or referer is not None) and (cookie or _simple(ctype)):
+            if name in found:
+                found[name] = value.decode("latin-1")
+        cookie = found[b"cookie"]
+        ctype = found[b"content-type"]
+        origin = found[b"origin"]
+        referer = found[b"referer"]
+        authorization = found[b"authorization"]
+        token = found[checks.header_bytes]
+    if (origin is not None or referer is not None) and _unasked(
+        cookie, ctype, authorization
+    ):
         reason = checks.origin_error(request, origin, referer)
         if reason is not None:
             raise CSRFError(reason)
@@ -263,6 +294,48 @@ def check_headers(request: Request, checks: Checks) -> bool:
         return True
     _check_token(request, checks, None)
     return False
+
+
+#: ``Authorization`` schemes a browser may add by itself (HTTP authentication
+#: it remembers): ambient credentials, like cookies.
+_AMBIENT_SCHEMES = frozenset(("basic", "digest", "negotiate", "ntlm"))
+
+
+def _unasked(cookie: str | None, ctype: str | None, authorization: str | None) -> bool:
+    """Whether another site's page could have sent this request without the
+    browser asking first (and so the Origin check is CSRF's to make): it
+    carries cookies, or it is a simple request (no preflight)."""
+    return bool(cookie) or (_simple(ctype) and not _preflighted(authorization))
+
+
+def _preflighted(authorization: str | None) -> bool:
+    """Whether a browser would have asked first (a CORS preflight) before
+    sending this ``Authorization`` header to another site: a token its page's
+    code set (``Bearer``, ``Token``), not credentials the browser adds."""
+    if not authorization:
+        return False
+    scheme = authorization.split(None, 1)[0].lower()
+    return scheme not in _AMBIENT_SCHEMES
+
+
+def websocket_origin_error(conn: HTTPConnection, checks: Checks) -> str | None:
+    """Why a WebSocket handshake is refused, or None: one that carries cookies
+    from a page of another site (its ``Origin``, which browsers always send
+    with a WebSocket) would act with the user's session (cross-site WebSocket
+    hijacking). Trusted: the socket's own site and ``CSRF_TRUSTED_ORIGINS``."""
+    origin = None
+    cookie = False
+    for name, value in conn.raw_headers:
+        if name == b"origin":
+            origin = value.decode("latin-1")
+        elif name == b"cookie":
+            cookie = True
+    if origin is None or not cookie:
+        return None
+    try:
+        return checks.origin_error(conn, origin, None)
+    except HTTPException:
+        return "the Host header is not valid"
 
 
 def _check_token(request: Request, checks: Checks, token: Any) -> None:
@@ -294,5 +367,9 @@ async def check_form_async(request: Request, checks: Checks) -> None:
 
 
 def exempt(handler: Callable[..., Any]) -> bool:
-    """Whether a route's handler (or view class) is :func:`csrf_exempt`."""
-    return bool(getattr(handler, "kettle_csrf_exempt", False))
+    """Whether a route's handler (or view class), or the function it wraps, is
+    :func:`csrf_exempt`."""
+    return bool(
+        getattr(handler, "kettle_csrf_exempt", False)
+        or getattr(getattr(handler, "__wrapped__", None), "kettle_csrf_exempt", False)
+    )

@@ -234,6 +234,7 @@ class FileResponse(Response):
             await self._fail(exc)(scope, receive, send)
             return
         plan = self.plan(method, _scope_headers(scope), stat_result)
+        self._sent = (plan.status, plan.content_length)
         headers = self._headers_for(plan)
         start = {
             "type": "http.response.start",
@@ -291,7 +292,9 @@ class FileResponse(Response):
         status = _error_status(exc)
         if status is None:
             raise exc
-        return error_response(None, status)
+        answer = error_response(None, status)
+        self._sent = (status, len(answer.body))
+        return answer
 
     # -- WSGI --
 
@@ -313,6 +316,7 @@ class FileResponse(Response):
         plan = self.plan(
             environ["REQUEST_METHOD"], _environ_headers(environ), stat_result
         )
+        self._sent = (plan.status, plan.content_length)
         headers = _str_headers(self._headers_for(plan))
         if extra_headers:
             headers += extra_headers

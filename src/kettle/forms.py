@@ -1048,20 +1048,6 @@ def _column_options(column: Any) -> dict[str, Any]:
     return options
 
 
-def integer_bounds(kind: Any) -> tuple[int, int]:
-    """The lowest and highest value of an integer column type (16, 32 or 64
-    bits), so that no accepted value overflows the column."""
-    from sqlalchemy import types as sa
-
-    bits = 32
-    if isinstance(kind, sa.SmallInteger):
-        bits = 16
-    elif isinstance(kind, sa.BigInteger):
-        bits = 64
-    limit = 2 ** (bits - 1) - 1
-    return -limit - 1, limit
-
-
 def _field_for(model: Any, column: Any, relations: dict[Any, Any]) -> Field:
     """The form field of a mapped column: its type, length, nullability,
     default; a foreign key: the related table's rows as choices."""
@@ -1089,6 +1075,8 @@ def _field_for(model: Any, column: Any, relations: dict[Any, Any]) -> Field:
     if isinstance(kind, sa.Boolean):
         return BooleanField(label=label, default=options.get("default"))
     if isinstance(kind, sa.Integer):
+        from .db.queries import integer_bounds
+
         low, high = integer_bounds(kind)
         return IntegerField(min_value=low, max_value=high, **options)
     if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):

@@ -542,7 +542,15 @@ class Dep:
     """A ``Depends(provider)`` parameter: the provider's own plan, and how to call
     it."""
 
-    __slots__ = ("kind", "name", "overridden", "plan", "provider", "use_cache")
+    __slots__ = (
+        "kind",
+        "name",
+        "overridden",
+        "path_params",
+        "plan",
+        "provider",
+        "use_cache",
+    )
 
     def __init__(
         self,
@@ -551,16 +559,19 @@ class Dep:
         use_cache: bool,
         injectables: Mapping[Any, Callable[..., Any]],
         seen: tuple[Callable[..., Any], ...],
+        path_params: list[str],
     ) -> None:
         self.name = name
         self.provider = provider
         self.use_cache = use_cache
+        #: The route's path parameters: a provider may take them too.
+        self.path_params = path_params
         if provider in seen:
             chain = " -> ".join(_name(p) for p in (*seen, provider))
             raise ImproperlyConfigured(f"dependency cycle: {chain}")
         self.plan = HandlerPlan(
             provider,
-            [],
+            path_params,
             injectables=injectables,
             response_model=None,
             _seen=(*seen, provider),
@@ -575,7 +586,14 @@ class Dep:
             return self
         dep = self.overridden.get(fake)
         if dep is None:
-            dep = Dep(self.name, fake, self.use_cache, self.plan.injectables, ())
+            dep = Dep(
+                self.name,
+                fake,
+                self.use_cache,
+                self.plan.injectables,
+                (),
+                self.path_params,
+            )
             self.overridden[fake] = dep
         return dep
 
@@ -709,11 +727,14 @@ class HandlerPlan:
                     f"{annotation!r}) cannot be read from a request: {exc}"
                 ) from exc
         self.hidden = False
-        self._add_requirements(requires, _seen)
+        self._add_requirements(requires, _seen, path_params)
         if not _seen:  # a route's handler: requires() must come before this
             with contextlib.suppress(AttributeError, TypeError):
                 func.__kettle_routed__ = True  # type: ignore[attr-defined]
-        missing = [n for n in path_params if n not in self.path_names]
+        # A route's handler must take each path parameter, or have a provider
+        # (Depends) that does; a provider takes those it wants.
+        taken = self._path_names_taken() if not _seen else set(path_params)
+        missing = [n for n in path_params if n not in taken]
         if missing and not any(p.kind == p.VAR_KEYWORD for p in params):
             raise ImproperlyConfigured(
                 f"handler {where} does not take the path parameter(s) "
@@ -771,7 +792,14 @@ class HandlerPlan:
             provider = self._variant(provider, annotation)
             self._check_flavour(name, provider)
             self.deps.append(
-                Dep(name, provider, marker.use_cache, self.injectables, seen)
+                Dep(
+                    name,
+                    provider,
+                    marker.use_cache,
+                    self.injectables,
+                    seen,
+                    path_params,
+                )
             )
             return
         if name in path_params and (marker is None or isinstance(marker, PathParam)):
@@ -787,7 +815,9 @@ class HandlerPlan:
             if provider is not None:
                 provider = self._variant(provider, annotation)
                 self._check_flavour(name, provider)
-                self.deps.append(Dep(name, provider, True, self.injectables, seen))
+                self.deps.append(
+                    Dep(name, provider, True, self.injectables, seen, path_params)
+                )
                 return
             marker = self._infer(name, annotation)
         field = RequestField(name, marker.source, annotation, default, marker)
@@ -830,6 +860,7 @@ class HandlerPlan:
         self,
         extra: tuple[Callable[..., Any], ...],
         seen: tuple[Callable[..., Any], ...],
+        path_params: list[str],
     ) -> None:
         """The providers the handler requires without taking their values
         (:func:`~kettle.requires`, ``login_required``; ``extra``: those of its
@@ -842,7 +873,7 @@ class HandlerPlan:
         for provider in required:
             provider = self._variant(provider, None)
             self._check_flavour("(required)", provider)
-            made.append(Dep("", provider, True, self.injectables, seen))
+            made.append(Dep("", provider, True, self.injectables, seen, path_params))
         self.deps[:0] = made
         self.hidden = True
 
@@ -856,6 +887,13 @@ class HandlerPlan:
             f"handler {self.where}: parameter {name!r} "
             + getattr(provider, "kettle_kind_hint", f"needs an {needs} handler")
         )
+
+    def _path_names_taken(self) -> set[str]:
+        """The path parameters this handler or its providers take."""
+        taken = set(self.path_names)
+        for dep in self.deps:
+            taken |= dep.plan._path_names_taken()
+        return taken
 
     def _add_path(self, name: str, annotation: Any, marker: Param | None) -> None:
         self.path_names.append(name)

@@ -77,11 +77,15 @@ def redirect(target: str, status_code: int = 302, **params: Any) -> RedirectResp
 
     Example::
 
-        return redirect("show_user", user_id=3)    # /users/3
-        return redirect("/login?next=/")           # as given
+        @app.post("/users")
+        def create_user():
+            return redirect("show_user", user_id=3)    # to /users/3
+
+        redirect("/login?next=/")                      # a URL: as given
 
     Raises:
-        LookupError: ``params`` were given but no route is named ``target``.
+        LookupError: ``params`` were given but no route is named ``target``
+            (a URL takes none).
     """
     if "/" not in target and ":" not in target:
         current = request_var.get(None)
@@ -92,4 +96,9 @@ def redirect(target: str, status_code: int = 302, **params: Any) -> RedirectResp
             raise LookupError(
                 f"no route named {target!r} to fill with {sorted(params)}"
             )
+    elif params:  # a URL: the values would be dropped without a word
+        raise LookupError(
+            f"{target!r} is a URL, not a route's name: it takes no values "
+            f"({sorted(params)})"
+        )
     return RedirectResponse(target, status_code)

@@ -43,7 +43,6 @@ answers 503 (``False``). ``RATELIMIT_ENABLED = False`` turns every limit off.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ipaddress
 import logging
@@ -515,12 +514,6 @@ end
 return {1, left, binding, 0}
 """
 
-#: After a failure, Redis is left alone this many seconds (requests fail open,
-#: or are refused, at once instead of each waiting on the network).
-_PAUSE = 1.0
-#: At most one warning per this many seconds while Redis is unreachable.
-_WARN_EVERY = 10.0
-
 
 class RedisLimiter(Limiter):
     """Counts kept in Redis, shared by every worker and machine: one key
@@ -558,35 +551,37 @@ class RedisLimiter(Limiter):
         super().__init__(enabled=enabled)
         try:
             import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImproperlyConfigured(
                 "Redis rate limits need redis-py: pip install 'kettle[redis]'"
             ) from exc
+        from ._redis import LoopClients
+        from ._redis import Outage
+        from ._redis import fail_fast_options
+
         self.url = url
         self.fail_open = fail_open
         self.timeout = timeout
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),
-        )
+        self.client = redis.Redis.from_url(url, **fail_fast_options(timeout))
         self._script = self.client.register_script(_GCRA_LUA)
-        self._async: dict[asyncio.AbstractEventLoop, Any] = {}
-        self._async_lock = threading.Lock()
-        self._paused_until = 0.0
-        self._warned_at = -math.inf
+        self._async: LoopClients[Any] = LoopClients(
+            url,
+            timeout,
+            lambda client: client.register_script(_GCRA_LUA),
+            lambda script: script.registered_client,
+        )
+        self._outage = Outage(
+            log,
+            "rate limits",
+            "RATELIMIT_FAIL_OPEN",
+            ("letting requests through", "refusing"),
+        )
 
     def __repr__(self) -> str:
         return f"<RedisLimiter {self.client.get_connection_kwargs().get('host')}>"
 
     # -- Redis failing -------------------------------------------------------------
-
-    def _paused(self) -> bool:
-        return bool(self._paused_until) and time.monotonic() < self._paused_until
 
     def _failed(
         self, exc: BaseException | None, rates: list[Rate] | None = None
@@ -594,21 +589,8 @@ class RedisLimiter(Limiter):
         """Note a failure (``exc``; None: Redis is paused after one), then fail
         open (a verdict allowing the request) or raise
         :class:`LimiterUnavailable`."""
-        now = time.monotonic()
         if exc is not None:
-            self._paused_until = now + _PAUSE
-            if now - self._warned_at >= _WARN_EVERY:
-                self._warned_at = now
-                what = "letting requests through" if self.fail_open else "refusing"
-                log.log(
-                    logging.WARNING if self.fail_open else logging.ERROR,
-                    "rate limits: Redis is unreachable (%s: %s); %s until it "
-                    "answers (RATELIMIT_FAIL_OPEN = %s)",
-                    type(exc).__name__,
-                    exc,
-                    what,
-                    self.fail_open,
-                )
+            self._outage.failed(exc, self.fail_open)
         if not self.fail_open:
             raise LimiterUnavailable(f"Redis is unreachable: {exc}") from exc
         limit = min(r.limit for r in rates) if rates else 0
@@ -632,7 +614,7 @@ class RedisLimiter(Limiter):
         return self._check_many([key], [rate], count)
 
     def _check_many(self, keys: list[str], rates: list[Rate], count: bool) -> Verdict:
-        if self._paused_until and self._paused():
+        if self._outage.paused():
             return self._failed(None, rates)
         try:
             answer = self._script(keys=keys, args=self._args(rates, count))
@@ -641,7 +623,7 @@ class RedisLimiter(Limiter):
         return self._verdict(answer, rates)
 
     def _delete(self, key: str) -> None:
-        if self._paused_until and self._paused():
+        if self._outage.paused():
             self._failed(None)
             return
         try:
@@ -655,26 +637,8 @@ class RedisLimiter(Limiter):
     # -- async --------------------------------------------------------------------
 
     def _async_script(self) -> Any:
-        """This event loop's client's script (asyncio connections belong to
-        the loop that opened them)."""
-        loop = asyncio.get_running_loop()
-        found = self._async.get(loop)
-        if found is None:
-            import redis.asyncio
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            with self._async_lock:
-                found = self._async.get(loop)
-                if found is None:
-                    client = redis.asyncio.Redis.from_url(
-                        self.url,
-                        socket_timeout=self.timeout,
-                        socket_connect_timeout=self.timeout,
-                        retry=Retry(NoBackoff(), 1),
-                    )
-                    found = self._async[loop] = client.register_script(_GCRA_LUA)
-        return found
+        """This event loop's client's script."""
+        return self._async.get()
 
     async def _check_async(self, key: str, rate: Rate, count: bool) -> Verdict:
         return await self._check_many_async([key], [rate], count)
@@ -682,7 +646,7 @@ class RedisLimiter(Limiter):
     async def _check_many_async(
         self, keys: list[str], rates: list[Rate], count: bool
     ) -> Verdict:
-        if self._paused_until and self._paused():
+        if self._outage.paused():
             return self._failed(None, rates)
         script = self._async_script()
         try:
@@ -692,7 +656,7 @@ class RedisLimiter(Limiter):
         return self._verdict(answer, rates)
 
     async def _delete_async(self, key: str) -> None:
-        if self._paused_until and self._paused():
+        if self._outage.paused():
             self._failed(None)
             return
         try:
@@ -702,9 +666,7 @@ class RedisLimiter(Limiter):
 
     async def aclose(self) -> None:
         self.close()
-        script = self._async.pop(asyncio.get_running_loop(), None)
-        if script is not None:
-            await script.registered_client.aclose()
+        await self._async.aclose()
 
 
 # -- the app's limiter -----------------------------------------------------------------

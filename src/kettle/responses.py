@@ -102,6 +102,9 @@ class Response:
     _text_render: ClassVar[bool] = True
     #: The header pairs; None until asked for when they are only the defaults.
     _raw: list[tuple[bytes, bytes]] | None = None
+    #: ``(status, body bytes)`` actually sent, for a response that decides them
+    #: when sent (a file's 304, 206 or 416); None: its status and body.
+    _sent: tuple[int, int | None] | None = None
     _headers: MutableHeaders | None = None
     _cookies: list[tuple[str, dict[str, Any]]] | None = None
 

@@ -457,6 +457,9 @@ class HostGate:
         #: needs :meth:`check` then.
         self.fast_path: dict[Any, bool] = {}
         self._fill_fast_path = self.check_hosts and not https_redirect
+        #: Paths answered whatever their host and scheme: the health endpoints,
+        #: which load balancers probe by IP address over plain HTTP.
+        self.exempt_paths: frozenset[str] = frozenset()
 
     @classmethod
     def from_config(cls, config: Config) -> HostGate | None:
@@ -482,6 +485,12 @@ class HostGate:
         The app's dispatchers call it unless the request's key is in
         :attr:`fast_path`.
         """
+        if (
+            self.exempt_paths
+            and request.path in self.exempt_paths
+            and request.method in ("GET", "HEAD")
+        ):
+            return None  # Kettle's probes; other methods reach the app's routes
         if self.check_hosts:
             host: str | bytes | None = request.host_override
             if host is None:
@@ -864,9 +873,20 @@ def _header_settings(app: Kettle) -> Iterable[Issue]:
 #: :class:`Issue` s. Batteries append theirs.
 CHECKS: list[Check] = [_config_errors]
 
+
+def _operations_settings(app: Kettle) -> Iterable[Issue]:
+    from .operations import deploy_issues
+
+    return deploy_issues(app)
+
+
 #: The checks ``kettle check --deploy`` adds: settings a production deployment
 #: needs. Batteries append theirs.
-DEPLOY_CHECKS: list[Check] = [_security_settings, _header_settings]
+DEPLOY_CHECKS: list[Check] = [
+    _security_settings,
+    _header_settings,
+    _operations_settings,
+]
 
 
 def check_app(app: Kettle, *, deploy: bool = False) -> list[Issue]:

@@ -114,6 +114,7 @@ class Templates:
             autoescape=_autoescape,  # noqa: S701 - on for all but plain text
             auto_reload=self.auto_reload,
             cache_size=-1,  # no limit: every template is compiled once
+            extensions=["kettle.cache.jinja.FragmentCacheExtension"],  # {% cache %}
         )
         self.env.globals.update(
             url_for=url_for,

@@ -21,6 +21,7 @@ from .models import LogEntry
 from .options import Inline
 from .options import ModelAdmin
 from .options import action
+from .options import display
 from .sections import AdminSection
 from .site import Admin
 
@@ -33,4 +34,5 @@ __all__ = (
     "ModelAdmin",
     "UserAdmin",
     "action",
+    "display",
 )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 from typing import ClassVar
+from typing import TypeVar
 
 from markupsafe import Markup
 from markupsafe import escape
@@ -22,17 +23,18 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from ..db.queries import integer_bounds
 from ..exceptions import ImproperlyConfigured
 from ..forms import Form
 from ..forms import IntegerField
 from ..forms import _attrs
 from ..forms import initial_from
-from ..forms import integer_bounds
 from ..forms import populate
 
-__all__ = ("Inline", "ModelAdmin", "action")
+__all__ = ("Inline", "ModelAdmin", "action", "display")
 
 Action = Callable[..., Any]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def action(
@@ -50,12 +52,49 @@ def action(
     return decorate
 
 
+def display(
+    *,
+    description: str | None = None,
+    boolean: bool = False,
+    ordering: str | None = None,
+) -> Callable[[F], F]:
+    """Describe a computed column of ``list_display`` (a method of the model or
+    of the :class:`ModelAdmin`, as Django's ``@admin.display``): its heading
+    (``description``), Yes/No for a true or false value (``boolean``), and the
+    column that sorts it (``ordering``, ``"-pub_date"`` for descending)."""
+
+    def decorate(func: F) -> F:
+        func.admin_display = _Computed(  # type: ignore[attr-defined]
+            description, boolean, ordering
+        )
+        return func
+
+    return decorate
+
+
+class _Computed:
+    """How a computed column of the list is shown and sorted."""
+
+    __slots__ = ("boolean", "description", "get", "ordering")
+
+    def __init__(
+        self, description: str | None, boolean: bool, ordering: str | None
+    ) -> None:
+        self.description = description
+        self.boolean = boolean
+        self.ordering = ordering
+        #: The value of a row: set when the ModelAdmin is made.
+        self.get: Callable[[Any], Any] = lambda obj: None
+
+
 class ModelAdmin:
     """The options of one model's pages. Subclass it and set the attributes,
     or pass them to ``admin.register(Model, ...)``.
 
     Attributes:
-        list_display: Columns (or many-to-one relations) of the list page.
+        list_display: Columns (or many-to-one relations) of the list page,
+            or names of methods of the model or of this class (given the row)
+            computing a column; :func:`display` describes those.
         search_fields: Text columns the search box looks in.
         list_filter: Columns to filter by: booleans, columns with choices
             (enums), dates and times, and many-to-one relations.
@@ -110,6 +149,12 @@ class ModelAdmin:
         #: The dashboard's heading this model is listed under (a blueprint's
         #: :class:`~kettle.admin.AdminSection`; None: the app's own models).
         self.section: str | None = None
+        #: The list's computed columns, by name.
+        self.computed: dict[str, _Computed] = {
+            name: self._computed(name)
+            for name in self.list_display
+            if name not in self.columns and name not in self.relations
+        }
         self._check_names()
         #: The list page's columns (default: the key and four columns).
         self.columns_shown: list[str] = list(self.list_display) or [
@@ -184,9 +229,49 @@ class ModelAdmin:
         local = next(iter(rel.local_columns))
         return str(self.mapper.get_property_by_column(local).key)
 
+    def _computed(self, name: str) -> _Computed:
+        """The computed column ``name``: a method of this class (given the row)
+        or of the model."""
+        own = getattr(type(self), name, None)
+        made = getattr(self.model, name, None)
+        if callable(own):
+            func, get = own, getattr(self, name)
+        elif callable(made) and not isinstance(made, type):
+            func = made
+
+            def get(obj: Any) -> Any:
+                return getattr(obj, name)()
+        else:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}.list_display: {self.model.__name__} has no "
+                f"column, relation or method {name!r}, nor has "
+                f"{type(self).__name__}"
+            )
+        info = getattr(func, "admin_display", None)
+        info = (
+            _Computed(info.description, info.boolean, info.ordering)
+            if info
+            else (_Computed(None, False, None))
+        )
+        if info.ordering is not None and info.ordering.lstrip("-") not in self.columns:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}.{name}: ordering {info.ordering!r} is not a "
+                f"column of {self.model.__name__}"
+            )
+        info.get = get
+        return info
+
+    def heading(self, name: str) -> str:
+        """A list column's heading."""
+        found = self.computed.get(name)
+        if found is not None and found.description:
+            return found.description
+        return name.replace("_", " ").capitalize()
+
     def _check_names(self) -> None:
         known = set(self.columns) | set(self.relations)
-        for option in ("list_display", "list_filter", "ordering", "readonly_fields"):
+        # list_display's other names are computed columns, checked when found
+        for option in ("list_filter", "ordering", "readonly_fields"):
             for name in getattr(self, option):
                 if name.lstrip("-") not in known:
                     raise ImproperlyConfigured(
@@ -335,6 +420,13 @@ class ModelAdmin:
         orders = [order] if order else list(self.ordering) or [f"-{self.pk}"]
         for item in orders:
             key = item.lstrip("-")
+            computed = self.computed.get(key)
+            if computed is not None and computed.ordering is not None:
+                # its column, the direction flipped when the list's is descending
+                by = computed.ordering
+                descending = by.startswith("-") != item.startswith("-")
+                item = ("-" if descending else "") + by.lstrip("-")
+                key = by.lstrip("-")
             if key in self.relations:
                 key = next(
                     self.mapper.get_property_by_column(c).key
@@ -364,9 +456,18 @@ class ModelAdmin:
         return stmt.where(column == value)
 
     def sortable(self, name: str) -> bool:
+        found = self.computed.get(name)
+        if found is not None:
+            return found.ordering is not None
         return name in self.columns or name in self.relations
 
     def display(self, obj: Any, name: str) -> Any:
+        computed = self.computed.get(name)
+        if computed is not None:
+            value = computed.get(obj)
+            if computed.boolean:
+                return "Yes" if value else "No"
+            return value
         value = getattr(obj, name)
         if name in self.relations and value is not None:
             return str(value)
@@ -607,7 +708,8 @@ def _convert(column: Any, raw: str) -> Any:
             number = int(raw)
         except ValueError:
             return _BAD
-        return number if -(2**63) <= number < 2**63 else _BAD
+        low, high = integer_bounds(kind)  # what the column can hold
+        return number if low <= number <= high else _BAD
     if python is str:
         return raw if "\x00" not in raw else _BAD
     return raw

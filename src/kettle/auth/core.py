@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hmac
+import sys
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
@@ -155,7 +156,10 @@ def authenticate(
         user = _only(db.scalars(statement).all())
         if user is not None:
             break
-    return _checked(user, password)
+    found = _checked(user, password)
+    if found is None:
+        _login_failed(username, "credentials")
+    return found
 
 
 async def authenticate_async(
@@ -173,7 +177,49 @@ async def authenticate_async(
         user = _only((await db.scalars(statement)).all())
         if user is not None:
             break
-    return await run_in_threadpool(_checked, user, password)
+    found = await run_in_threadpool(_checked, user, password)
+    if found is None:
+        failed = _signal("user_login_failed")
+        if failed is not None:
+            app, kwargs = _failed_kwargs(username, "credentials")
+            await failed.send_async(app, **kwargs)
+    return found
+
+
+def _signal(name: str) -> Any:
+    """The :mod:`kettle.signals` signal ``name`` if it has receivers, else None.
+
+    PERF: nothing is sent (nor blinker imported) unless the program imported
+    kettle.signals and connected a receiver.
+    """
+    signals = sys.modules.get("kettle.signals")
+    if signals is None:
+        return None
+    found = getattr(signals, name)
+    return found if found.receivers else None
+
+
+def _failed_kwargs(username: str, reason: str) -> tuple[Any, dict[str, Any]]:
+    """The sender and the arguments of ``user_login_failed`` (never the
+    password)."""
+    from ..context import app_var
+    from ..context import request_var
+
+    request = request_var.get(None)
+    app = request.app if request is not None else app_var.get(None)
+    return app, {
+        "credentials": {"username": username},
+        "request": request,
+        "reason": reason,
+    }
+
+
+def _login_failed(username: str, reason: str) -> None:
+    """Send :data:`kettle.signals.user_login_failed` (if anyone listens)."""
+    failed = _signal("user_login_failed")
+    if failed is not None:
+        app, kwargs = _failed_kwargs(username, reason)
+        failed.send(app, **kwargs)
 
 
 def _model(model: type[User] | None) -> type[User]:
@@ -225,10 +271,21 @@ def login(
     session.permanent = remember
     user.last_login = _now()
     setattr(conn.state, _STATE, user)
+    logged_in = _signal("user_logged_in")
+    if logged_in is not None:
+        logged_in.send(app, user=user, request=conn)
 
 
 def logout(conn: HTTPConnection) -> None:
     """End the login: the session is emptied and rotated."""
+    logged_out = _signal("user_logged_out")
+    if logged_out is not None:
+        # NOTE: the user is read (with a session of its own) if the request had
+        # not read it yet.
+        user = get_user(conn)
+        logged_out.send(
+            conn.app, user=user if user.is_authenticated else None, request=conn
+        )
     session = conn.session
     session.clear()
     session.rotate()

@@ -354,6 +354,15 @@ def _default_validators() -> tuple[PasswordValidator, ...]:
 
 def _resolve(validators: Iterable[ValidatorSpec] | None) -> list[PasswordValidator]:
     if validators is None:
+        # As Django's: the current app's AUTH_PASSWORD_VALIDATORS, when there is
+        # an app and it sets them.
+        from ..context import _current_app
+
+        try:
+            validators = _current_app().config.get("AUTH_PASSWORD_VALIDATORS")
+        except LookupError:  # outside an app
+            validators = None
+    if validators is None:
         return list(_default_validators())
     return load_validators(validators)
 
@@ -370,7 +379,8 @@ def validate_password(
         user: The user who chose it (an object or a mapping), for the validators
             that compare with the user's attributes; None before it exists.
         validators: Validators, or their description as :func:`load_validators`
-            reads it; None for :data:`DEFAULT_VALIDATORS`.
+            reads it; None for the current app's ``AUTH_PASSWORD_VALIDATORS``
+            (:data:`DEFAULT_VALIDATORS` outside an app, or when it is not set).
 
     Raises:
         PasswordInvalid: One validator or more refused the password; its

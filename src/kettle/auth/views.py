@@ -37,6 +37,7 @@ from ..security import is_safe_url
 from ..security import safe_next
 from . import throttle
 from . import twofactor
+from .core import _login_failed
 from .core import authenticate
 from .core import login
 from .core import logout
@@ -144,6 +145,7 @@ def login_view(request: Request, form: LoginForm, db: Session) -> Any:
         user = None
         if wait:  # locked out: the password is not even checked
             error, status = throttle.wait_message(wait), 429
+            _login_failed(name, "throttled")
         else:
             user = authenticate(db, name, form.data["password"])
         if user is not None:
@@ -320,15 +322,17 @@ def two_factor_view(request: Request, form: CodeForm, db: Session) -> Any:
         wait = throttle.code_attempt(request, user.id)  # per user, not session
         if wait:
             error, status = throttle.wait_message(wait), 429
+            _login_failed(user.username, "throttled")
         elif twofactor.verify_code(db, user, form.data["code"]):
             remember, next_url, name = twofactor.finish(request)
             throttle.succeeded(request, name, user.id)
             login(request, user, remember=remember, second_factor=True)
             return _after_login(request, next_url)
-        elif twofactor.failed_try(request):
-            flash("Too many wrong codes: log in again.", "error")
-            return redirect(url_for("auth.login"), 303)
         else:
+            _login_failed(user.username, "second_factor")
+            if twofactor.failed_try(request):
+                flash("Too many wrong codes: log in again.", "error")
+                return redirect(url_for("auth.login"), 303)
             error = "That code is not right (or was used already)."
     response = render(
         "auth/two_factor.html",

@@ -45,6 +45,7 @@ from ..exceptions import ImproperlyConfigured
 if TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import DBAPIConnection
     from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.orm import Session
     from sqlalchemy.pool import ConnectionPoolEntry
     from sqlalchemy.pool import PoolResetState
 
@@ -56,6 +57,7 @@ __all__ = (
     "create_sync_engine",
     "driver_urls",
     "holds_transaction",
+    "needs_commit",
 )
 
 log = logging.getLogger("kettle.db")
@@ -235,6 +237,22 @@ def holds_transaction(connection: Connection) -> bool:
     on it (a write, or :func:`begin_now`), or any use of a database that does not
     run lazy transactions."""
     return connection.dialect.name not in _LAZY or bool(connection.info.get(_TX))
+
+
+def needs_commit(session: Session) -> bool:
+    """Whether ``session`` has anything to commit: changes not yet flushed, or a
+    transaction open on one of its connections (a write, or
+    :func:`~kettle.db.transaction`, began one). A session that only read has
+    nothing: its reads ran in autocommit."""
+    tx = session.get_transaction()
+    if tx is None:
+        return False
+    if session._new or session._deleted or session.identity_map._modified:
+        return True
+    for connection, *_ in tx._connections.values():
+        if holds_transaction(connection):
+            return True
+    return False
 
 
 def begin_now(connection: Connection) -> None:

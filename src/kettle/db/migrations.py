@@ -109,10 +109,14 @@ run_migrations()
 '''
 
 SCRIPT_MAKO = '''\
+<%
+    parents = [down_revision] if isinstance(down_revision, str) else down_revision
+    revises = " " + ", ".join(parents) if parents else ""
+%>\\
 """${message}
 
 Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
+Revises:${revises}
 Create Date: ${create_date}
 """
 
@@ -122,7 +126,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-${imports if imports else ""}
+% if imports:
+${imports}
+% endif
 
 revision: str = ${repr(up_revision)}
 down_revision: str | Sequence[str] | None = ${repr(down_revision)}
@@ -139,6 +145,35 @@ def downgrade() -> None:
 '''
 
 _BIND_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+
+
+#: How databases spell "the time of the insert" in a column's default:
+#: ``func.now()`` comes back from MariaDB as ``current_timestamp()``.
+_NOW = frozenset(
+    ("now()", "current_timestamp", "current_timestamp()", "(current_timestamp)")
+)
+
+
+def _server_defaults_differ(
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_default: str | None,
+    metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool | None:
+    """Alembic's ``compare_server_default``: the same current-time default
+    spelled two ways is no change; anything else is Alembic's to compare."""
+
+    def spelled(text: str | None) -> str:
+        return (text or "").strip().strip("'\"").lower()
+
+    if (
+        spelled(inspected_default) in _NOW
+        and spelled(rendered_metadata_default) in _NOW
+    ):
+        return False
+    return None
 
 
 class MigrationError(Exception):
@@ -393,7 +428,7 @@ class Migrations:
             "include_object": include_object,
             "version_table": self.version_table,
             "compare_type": True,
-            "compare_server_default": True,
+            "compare_server_default": _server_defaults_differ,
             "on_version_apply": self._on_version_apply,
         }
         if context.is_offline_mode():

@@ -29,6 +29,7 @@ from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import types as sa
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -101,12 +102,53 @@ def get_or_404(
     """
 
     def run(s: Session) -> T:
-        obj = s.get(model, ident)
+        # A key the column cannot hold (2**31 for an INTEGER) has no row; asking
+        # PostgreSQL for it would be an error (a 500), not a miss.
+        obj = None if _out_of_range(model, ident) else s.get(model, ident)
         if obj is None:
             raise _not_found(description, f"No {model.__name__} with key {ident!r}.")
         return obj
 
     return _maybe_async(session, run)
+
+
+def integer_bounds(kind: Any) -> tuple[int, int]:
+    """The lowest and highest value of an integer column type (16, 32 or 64
+    bits), so that no accepted value overflows the column."""
+    bits = 32
+    if isinstance(kind, sa.SmallInteger):
+        bits = 16
+    elif isinstance(kind, sa.BigInteger):
+        bits = 64
+    limit = 2 ** (bits - 1) - 1
+    return -limit - 1, limit
+
+
+#: Each model's ``(lowest, highest)`` integer primary key, or None for a key
+#: that is not one integer column.
+_KEY_BOUNDS: dict[type, tuple[int, int] | None] = {}
+
+
+def _out_of_range(model: type, ident: Any) -> bool:
+    """Whether ``ident`` is an int its model's integer primary key cannot hold."""
+    if type(ident) is not int:
+        return False
+    try:
+        bounds = _KEY_BOUNDS[model]
+    except KeyError:
+        from sqlalchemy import inspect
+
+        bounds = None
+        keys: Sequence[Any] = inspect(model).primary_key
+        if len(keys) == 1:
+            try:
+                is_int = keys[0].type.python_type is int
+            except NotImplementedError:
+                is_int = False
+            if is_int:
+                bounds = integer_bounds(keys[0].type)
+        _KEY_BOUNDS[model] = bounds
+    return bounds is not None and not bounds[0] <= ident <= bounds[1]
 
 
 @overload

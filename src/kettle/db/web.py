@@ -17,7 +17,7 @@ from ..requests import HTTPConnection
 from .database import Database
 from .database import get_database
 from .engine import QueryStats
-from .engine import holds_transaction
+from .engine import needs_commit
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,22 +89,6 @@ def _report(conn: HTTPConnection, stats: QueryStats | None, debug: bool) -> None
         )
 
 
-def _needs_commit(session: Session) -> bool:
-    """Whether the request's session has anything to commit: changes not yet
-    flushed, or a transaction open on one of its connections (a write, or
-    :func:`~kettle.db.transaction`, began one). A request that only read is just
-    closed, which sends nothing: its reads ran in autocommit."""
-    tx = session.get_transaction()
-    if tx is None:
-        return False
-    if session._new or session._deleted or session.identity_map._modified:
-        return True
-    for connection, *_ in tx._connections.values():
-        if holds_transaction(connection):
-            return True
-    return False
-
-
 def session_provider(app: Kettle, annotation: type) -> Callable[..., Any]:
     """The provider behind a ``Session`` or ``AsyncSession`` parameter (found by
     :class:`kettle.handlers.Injectables`)."""
@@ -127,7 +111,7 @@ def _sync_provider(db: Database, bind: str | None = None) -> Callable[..., Any]:
         session = db.session(bind=bind, readonly=readonly, stats=stats)
         try:
             yield session
-            if _needs_commit(session):
+            if needs_commit(session):
                 session.commit()
         finally:
             session.close()  # rolls back what was not committed
@@ -150,7 +134,7 @@ def _async_provider(db: Database, bind: str | None = None) -> Callable[..., Any]
         session = db.async_session(bind=bind, readonly=readonly, stats=stats)
         try:
             yield session
-            if _needs_commit(session.sync_session):
+            if needs_commit(session.sync_session):
                 await session.commit()
         finally:
             await session.close()

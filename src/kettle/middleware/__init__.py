@@ -13,6 +13,7 @@ from typing import Any
 from .base import HTTPMiddleware as HTTPMiddleware
 
 if TYPE_CHECKING:
+    from .access_log import AccessLogMiddleware as AccessLogMiddleware
     from .cors import CORSMiddleware as CORSMiddleware
     from .gzip import GZipMiddleware as GZipMiddleware
     from .proxy import ProxyHeadersMiddleware as ProxyHeadersMiddleware
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from .trustedhost import TrustedHostMiddleware as TrustedHostMiddleware
 
 __all__ = (
+    "AccessLogMiddleware",
     "CORSMiddleware",
     "GZipMiddleware",
     "HTTPMiddleware",
@@ -29,6 +31,7 @@ __all__ = (
 )
 
 _MODULES = {
+    "AccessLogMiddleware": "access_log",
     "CORSMiddleware": "cors",
     "GZipMiddleware": "gzip",
     "ProxyHeadersMiddleware": "proxy",

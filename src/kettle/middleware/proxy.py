@@ -44,7 +44,9 @@ class ProxyHeadersMiddleware(HTTPMiddleware):
 
     The client port becomes 0 (unknown). ASGI scopes and WSGI environs get the new
     client and scheme too, for mounted apps. Add this middleware last, so that it
-    runs before the others (such as :class:`TrustedHostMiddleware`).
+    runs before the others (such as :class:`TrustedHostMiddleware`). WebSocket
+    handshakes get the same treatment (``wss``/``ws`` from the forwarded proto),
+    before the Host and Origin checks.
 
     Args:
         app: The application.
@@ -59,6 +61,9 @@ class ProxyHeadersMiddleware(HTTPMiddleware):
     Raises:
         ImproperlyConfigured: An option has a wrong type or value.
     """
+
+    #: Also run on WebSocket handshakes (the app calls :meth:`process_request`).
+    applies_to_websockets = True
 
     def __init__(
         self,
@@ -194,6 +199,8 @@ def _apply(
             environ["REMOTE_ADDR"] = address
             environ.pop("REMOTE_PORT", None)
     scheme = _SCHEMES.get(proto.lower()) if proto else None
+    if scheme is not None and scope is not None and scope["type"] == "websocket":
+        scheme = "wss" if scheme == "https" else "ws"
     if scheme is not None:
         request.scheme = scheme
         if scope is not None:
