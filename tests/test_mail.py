@@ -372,7 +372,7 @@ def test_server_down_is_a_quick_mail_error() -> None:
     start = time.perf_counter()
     with pytest.raises(MailError, match=rf"127\.0\.0\.1:{port} failed: .*refused"):
         send_mail("Hi", "Body", "ann@example.org", app=app)
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < 3  # not MAIL_TIMEOUT's 10 s
 
 
 def test_silent_server_times_out() -> None:
@@ -386,7 +386,7 @@ def test_silent_server_times_out() -> None:
         start = time.perf_counter()
         with pytest.raises(MailError, match="no answer in time"):
             send_mail("Hi", "Body", "ann@example.org", app=app)
-        assert time.perf_counter() - start < 1
+        assert time.perf_counter() - start < 3  # its 0.2 s, not the default 10 s
 
 
 def test_starttls_on_a_server_without_it(smtp_server: Server) -> None:
