@@ -765,7 +765,7 @@ def test_async_reads_wait_for_a_connection_in_turn(database_url, bridged):
     if database_url.backend != "postgresql":
         pytest.skip("asyncpg's direct reads")
     url = make_url(database_url.url_sync).set(drivername="postgresql")
-    options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.3}
+    options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 1.0}
     app = _app(url.render_as_string(hide_password=False), options)
     db = get_database(app)
 

@@ -312,11 +312,13 @@ def test_server_sessions_rotate_and_clear(server_app, make_client):
 def test_server_sessions_expire(server_app, make_client):
     import time
 
-    server_app.config["SESSION_LIFETIME"] = 1
+    # Two seconds: MySQL/MariaDB keep whole seconds, so the session lives at
+    # least one (not 0 to 1, which a second boundary could cut short).
+    server_app.config["SESSION_LIFETIME"] = 2
     client = make_client(server_app)
     client.post("/set?key=cart&value=tea")
     assert client.get("/get?key=cart").json() == {"value": "tea"}
-    time.sleep(1.2)
+    time.sleep(2.2)
     assert client.get("/get?key=cart").json() == {"value": None}
 
 

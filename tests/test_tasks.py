@@ -631,8 +631,8 @@ def test_in_process_runs_periodic_tasks_once_per_tick() -> None:
     with app.test_client():
         time.sleep(2.6)
     assert len(ticks) >= 2
-    assert len(set(ticks)) == len(ticks)
-    assert all(b - a == 1 for a, b in zip(ticks, ticks[1:], strict=False))
+    # Once per tick, in order (a tick missed by a stalled machine is not run late).
+    assert ticks == sorted(set(ticks))
 
 
 # -- kettle worker, for the backends that need none ---------------------------------------------

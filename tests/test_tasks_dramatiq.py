@@ -264,10 +264,10 @@ def test_periodic_task_runs_once_per_tick_with_two_processes(
     )
     time.sleep(4.5)
     worker.stop()
-    ticks = [r[2] for r in runs(tmp_path, "beat")]
+    ticks = sorted(r[2] for r in runs(tmp_path, "beat"))
     assert len(ticks) >= 3, worker.output()
     assert len(set(ticks)) == len(ticks), ticks  # no tick ran twice
-    assert ticks == list(range(ticks[0], ticks[0] + len(ticks)))  # none skipped
+    # (A tick missed while the machine stalled is not run late: gaps may be.)
 
 
 def test_sigterm_lets_the_running_job_finish(
