@@ -475,7 +475,7 @@ def test_a_rolling_restart_loses_no_request_an_instance_read(cluster: Cluster) -
     assert any(a[1] == "a" for a in load.acknowledged if a[2] > back_at)
     print(
         f"\nrolling restart: {len(load.acknowledged)} writes acknowledged, "
-        f"{len(load.failed)} answered 502 as a closed idle connections"
+        f"{len(load.failed)} answered 502 (sent as a closed an idle connection)"
     )
 
 
