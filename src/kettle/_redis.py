@@ -1,8 +1,9 @@
 """Redis clients for the stores the request path waits on (the cache and the
 rate limits): options that fail fast, one ``redis.asyncio`` client per event
 loop (asyncio connections belong to the loop that opened them), and what is
-done while Redis cannot be reached (:class:`Outage`). redis-py is imported
-here only when a client is made."""
+done while Redis cannot be reached (:class:`Outage`); and, for every Redis
+backend, the check that redis-py is installed (:func:`require_redis`). redis-py
+is imported here only when a client is made."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 from typing import Generic
 from typing import TypeVar
 
-__all__ = ("LoopClients", "Outage", "fail_fast_options")
+__all__ = ("LoopClients", "Outage", "fail_fast_options", "require_redis")
 
 T = TypeVar("T")
 
@@ -26,6 +27,19 @@ T = TypeVar("T")
 PAUSE = 1.0
 #: At most one warning per this many seconds while Redis is unreachable.
 WARN_EVERY = 10.0
+
+
+def require_redis(feature: str) -> None:
+    """Raise :class:`~kettle.exceptions.ImproperlyConfigured`, naming ``feature``,
+    when redis-py is not installed."""
+    try:
+        import redis  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        from .exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"{feature} needs redis-py: pip install 'kettle[redis]'"
+        ) from exc
 
 
 def fail_fast_options(timeout: float, *, asyncio: bool = False) -> dict[str, Any]:

@@ -426,12 +426,11 @@ class RedisChannels(ChannelBackend):
         self, url: str, prefix: str | None = None, queue_size: int = 100
     ) -> None:
         super().__init__(queue_size)
-        try:
-            import redis
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ImproperlyConfigured(
-                "CHANNELS_BACKEND = 'redis' needs redis-py: pip install 'kettle[redis]'"
-            ) from exc
+        from ._redis import require_redis
+
+        require_redis("CHANNELS_BACKEND = 'redis'")
+        import redis
+
         self.url = url
         self.prefix = _default_prefix(url) if prefix is None else prefix
         self._options: dict[str, Any] = {

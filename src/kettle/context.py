@@ -35,6 +35,12 @@ def _current_app() -> Any:
     return app_var.get()
 
 
+def _current_app_or_none() -> Any:
+    """The request's app, else the app context's, else None."""
+    current = request_var.get(None)
+    return current.app if current is not None else app_var.get(None)
+
+
 class _Proxy(Generic[T]):
     """Forwards attribute access to the object a lookup function returns."""
 

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from typing import TypeVar
 
-from .context import app_var
-from .context import request_var
+from .context import _current_app_or_none
 from .responses import RedirectResponse
 
 __all__ = ("redirect", "url_for")
@@ -49,10 +48,7 @@ def app_folders(app: Any, setting: str, attribute: str) -> list[str]:
 
 
 def _current_app() -> Any:
-    current = request_var.get(None)
-    if current is not None:
-        return current.app
-    app = app_var.get(None)
+    app = _current_app_or_none()
     if app is None:
         raise RuntimeError(
             "url_for() needs an app: call it during a request, inside "
@@ -88,8 +84,7 @@ def redirect(target: str, status_code: int = 302, **params: Any) -> RedirectResp
             (a URL takes none).
     """
     if "/" not in target and ":" not in target:
-        current = request_var.get(None)
-        app = current.app if current is not None else app_var.get(None)
+        app = _current_app_or_none()
         if app is not None and (target.startswith(".") or app.router.has_name(target)):
             return RedirectResponse(app.url_for(target, **params), status_code)
         if params:

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TextIO
 
+from .context import _current_app_or_none
 from .exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
@@ -331,19 +332,9 @@ def _msgid_domain(domain: str) -> str:
 def _default_from() -> str:
     from .config import DEFAULTS
 
-    app = _current_app()
+    app = _current_app_or_none()
     config = DEFAULTS if app is None else app.config
     return str(config.get("MAIL_DEFAULT_FROM") or "")
-
-
-def _current_app() -> Kettle | None:
-    from .context import current_app
-
-    try:
-        found: Kettle = current_app._get_current_object()  # type: ignore[attr-defined]
-    except RuntimeError:
-        return None
-    return found
 
 
 # -- backends ------------------------------------------------------------------------
@@ -696,7 +687,7 @@ def get_backend(app: Kettle | None = None) -> MailBackend:
 
 
 def _app(app: Kettle | None) -> Kettle:
-    found = app if app is not None else _current_app()
+    found = app if app is not None else _current_app_or_none()
     if found is None:
         raise RuntimeError(
             "sending mail needs an app: pass app=..., or send during a request "

@@ -549,15 +549,13 @@ class RedisLimiter(Limiter):
         enabled: bool = True,
     ) -> None:
         super().__init__(enabled=enabled)
-        try:
-            import redis
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ImproperlyConfigured(
-                "Redis rate limits need redis-py: pip install 'kettle[redis]'"
-            ) from exc
         from ._redis import LoopClients
         from ._redis import Outage
         from ._redis import fail_fast_options
+        from ._redis import require_redis
+
+        require_redis("RATELIMIT_BACKEND = 'redis'")
+        import redis
 
         self.url = url
         self.fail_open = fail_open

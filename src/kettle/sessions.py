@@ -304,12 +304,11 @@ class RedisSessions(ServerSessions):
                 "SESSION_BACKEND = 'redis' needs SESSION_REDIS_URL (or REDIS_URL), "
                 "such as 'redis://127.0.0.1:6379/0'"
             )
-        try:
-            import redis
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ImproperlyConfigured(
-                "Redis sessions need redis-py: pip install 'kettle[redis]'"
-            ) from exc
+        from ._redis import require_redis
+
+        require_redis("SESSION_BACKEND = 'redis'")
+        import redis
+
         self.client = redis.Redis.from_url(url)
 
     def read(self, key: str) -> dict[str, Any] | None:

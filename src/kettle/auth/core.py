@@ -202,11 +202,11 @@ def _signal(name: str) -> Any:
 def _failed_kwargs(username: str, reason: str) -> tuple[Any, dict[str, Any]]:
     """The sender and the arguments of ``user_login_failed`` (never the
     password)."""
-    from ..context import app_var
+    from ..context import _current_app_or_none
     from ..context import request_var
 
     request = request_var.get(None)
-    app = request.app if request is not None else app_var.get(None)
+    app = _current_app_or_none()
     return app, {
         "credentials": {"username": username},
         "request": request,

@@ -8,9 +8,9 @@ from typing import Any
 from typing import cast
 
 from ..config import DEFAULTS
-from ..context import app_var
-from ..context import request_var
+from ..context import _current_app_or_none
 from ..exceptions import ImproperlyConfigured
+from ..helpers import extension
 from ._common import MAX_TTL
 from .base import Cache
 from .memory import DummyCache
@@ -36,12 +36,7 @@ def get_cache(app: Kettle | None = None) -> Cache:
     """
     if app is None:
         app = _current_app()
-    found: Cache | None = app.extensions.get(EXTENSION)
-    if found is None:
-        from ..helpers import extension
-
-        found = extension(app, EXTENSION, _make_cache)
-    return found
+    return extension(app, EXTENSION, _make_cache)
 
 
 def set_cache(app: Kettle, cache: Cache) -> Cache:
@@ -75,10 +70,7 @@ def setup(app: Kettle) -> None:
 
 
 def _current_app() -> Any:
-    current = request_var.get(None)
-    if current is not None:
-        return current.app
-    app = app_var.get(None)
+    app = _current_app_or_none()
     if app is None:
         raise RuntimeError(
             "kettle.cache.cache is the current app's cache: use it during a "

@@ -8,7 +8,6 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from typing import Any
 
-from ..exceptions import ImproperlyConfigured
 from .base import Cache
 from .base import CacheUnavailable
 from .codec import SignedPickle
@@ -81,15 +80,13 @@ class RedisCache(Cache):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        try:
-            import redis
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ImproperlyConfigured(
-                "the Redis cache needs redis-py: pip install 'kettle[redis]'"
-            ) from exc
         from .._redis import LoopClients
         from .._redis import Outage
         from .._redis import fail_fast_options
+        from .._redis import require_redis
+
+        require_redis("CACHE_BACKEND = 'redis'")
+        import redis
 
         self.url = url
         self.fail_open = fail_open

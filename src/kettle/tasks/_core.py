@@ -30,9 +30,9 @@ from typing import TypeVar
 from typing import Unpack
 from typing import overload
 
-from ..context import app_var
-from ..context import request_var
+from ..context import _current_app_or_none
 from ..exceptions import ImproperlyConfigured
+from ..helpers import extension
 from . import oncommit
 from ._values import ResultNotJSON
 from ._values import check_json
@@ -616,8 +616,7 @@ class BlueprintTask(Generic[P, R]):
         return self.register(get_tasks(app))
 
     def _task(self) -> Task[P, R]:
-        request = request_var.get(None)
-        app = request.app if request is not None else app_var.get(None)
+        app = _current_app_or_none()
         if (
             app is not None
             and app.blueprints.get(self.blueprint.name) is self.blueprint
@@ -1362,9 +1361,4 @@ def get_tasks(app: Kettle | None = None) -> Tasks:
 
         app = current_app._get_current_object()  # type: ignore[attr-defined]
     assert app is not None
-    tasks: Tasks | None = app.extensions.get("tasks")
-    if tasks is None:
-        from ..helpers import extension
-
-        tasks = extension(app, "tasks", Tasks)
-    return tasks
+    return extension(app, "tasks", Tasks)
